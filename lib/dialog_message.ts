@@ -1,0 +1,78 @@
+/**
+ * The wire format of every entry on a conversation's request and response
+ * streams. Field names keep the seed plan's names; the metadata is extended
+ * with what the analyzer needs (Ollama's metrics, converted to milliseconds).
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** Longest message body accepted from a model or a stream entry (characters). */
+export const MAX_CONTENT_CHARS = 32_000;
+
+/** Agent slot: every conversation has exactly two. */
+export const AgentId = z.union([z.literal(1), z.literal(2)]);
+/** Agent slot number, 1 or 2. */
+export type AgentId = z.infer<typeof AgentId>;
+
+const ms = z.number().finite().nonnegative();
+const count = z.number().int().nonnegative();
+
+/**
+ * Figures attached to a message. Requests written by the manager carry only
+ * the identity fields; responses carry the generation figures too.
+ */
+export const MessageMetadata = z.object({
+  conversation_id: z.string().min(1).max(128),
+  /** Turn number, 1-based; a request and the response answering it share it. */
+  sequence_number: count.min(1),
+  tokens_generated: count.default(0),
+  generation_time_ms: ms.default(0),
+  agent_id: AgentId.optional(),
+  model: z.string().max(200).optional(),
+  /** `message_id` of the request this response answers. */
+  request_id: z.string().max(128).optional(),
+  prompt_tokens: count.default(0),
+  tokens_per_second: ms.default(0),
+  prompt_tokens_per_second: ms.default(0),
+  time_to_first_token_ms: ms.default(0),
+  load_duration_ms: ms.default(0),
+  prompt_eval_duration_ms: ms.default(0),
+  total_duration_ms: ms.default(0),
+  /** Request enqueued → response enqueued, as the bus saw it. */
+  wall_time_ms: ms.default(0),
+  done_reason: z.string().max(40).optional(),
+  sentiment: z.string().max(40).optional(),
+  references: z.array(z.string().max(500)).max(20).optional(),
+  /** Set when the agent could not produce a valid reply (kept for the log). */
+  error: z.string().max(2000).optional(),
+});
+/** Figures attached to a message. */
+export type MessageMetadata = z.infer<typeof MessageMetadata>;
+
+/** One entry of a request or response stream. */
+export const DialogMessage = z.object({
+  /** Epoch milliseconds when the entry was written to its stream. */
+  queue_timestamp: z.number().finite().nonnegative(),
+  message_id: z.string().min(1).max(128),
+  role: z.enum(["system", "user", "assistant"]),
+  content: z.string().max(MAX_CONTENT_CHARS),
+  metadata: MessageMetadata,
+});
+/** One entry of a request or response stream. */
+export type DialogMessage = z.infer<typeof DialogMessage>;
+
+/** Sentiment labels an agent may give its own reply. */
+export const Sentiment = z.enum(["positive", "neutral", "negative", "mixed"]);
+
+/**
+ * What an agent is asked to produce as structured output (Ollama `format`).
+ * Only `message` is shown to the other agent.
+ */
+export const ConversationContent = z.object({
+  message: z.string().min(1).max(MAX_CONTENT_CHARS),
+  sentiment: Sentiment,
+  references: z.array(z.string().max(500)).max(20),
+});
+/** An agent's structured reply. */
+export type ConversationContent = z.infer<typeof ConversationContent>;
