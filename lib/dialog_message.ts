@@ -76,3 +76,8 @@ export const ConversationContent = z.object({
 });
 /** An agent's structured reply. */
 export type ConversationContent = z.infer<typeof ConversationContent>;
+
+/** The agent that speaks at turn `seq`: agent 1 opens, then they alternate. */
+export function agentForTurn(seq: number): AgentId {
+  return seq % 2 === 1 ? 1 : 2;
+}

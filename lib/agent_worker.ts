@@ -1,0 +1,331 @@
+/**
+ * An agent process's work: take requests for one slot from its stream,
+ * generate the persona's reply, publish tokens live, write the response with
+ * its metrics, and only then acknowledge the request.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import type { Config } from "./config.ts";
+import { CONTROL_CANCEL } from "./conversation_runner.ts";
+import { type ConversationMeta, FINISHED_STATUSES } from "./conversation_meta.ts";
+import { ConversationStore } from "./conversation_store.ts";
+import {
+  type AgentId,
+  ConversationContent,
+  type DialogMessage,
+  MAX_CONTENT_CHARS,
+  MessageMetadata,
+} from "./dialog_message.ts";
+import { DialogueError, ErrorCode } from "./dialogue_error.ts";
+import { AGENT_GROUP, consumerName, conversationKeys } from "./keys.ts";
+import type { ChatResult, LlmBackend } from "./llm_backend.ts";
+import { publishLive } from "./live_feed.ts";
+import type { LiveEvent } from "./live_event.ts";
+import { buildAgentChat } from "./agent_chat.ts";
+import { JsonFieldStream } from "./json_field_stream.ts";
+import { log } from "./logger.ts";
+import { type StreamEntry, StreamQueue } from "./stream_queue.ts";
+import { z } from "zod";
+
+/** Inputs of {@linkcode runAgent}. */
+export interface RunAgentOptions {
+  config: Config;
+  agent: AgentId;
+  conversationId: string;
+  /** Connection for ordinary commands. */
+  redis: Redis;
+  /** Dedicated connection for blocking reads. */
+  blocking: Redis;
+  /** Dedicated connection for the control channel (pub/sub mode). */
+  subscriber: Redis;
+  backend: LlmBackend;
+  /** Shutdown: the current generation is abandoned and left unacknowledged. */
+  signal: AbortSignal;
+}
+
+/** JSON schema of the structured reply, sent as Ollama's `format`. */
+export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
+
+/** Serves one agent slot of a conversation until the conversation ends. */
+export async function runAgent(options: RunAgentOptions): Promise<{ turns: number }> {
+  const { redis, agent, conversationId: id, signal } = options;
+  const keys = conversationKeys(id);
+  const store = new ConversationStore(redis);
+  const queue = new StreamQueue(redis, options.blocking, {
+    group: AGENT_GROUP,
+    consumer: consumerName(`agent-${agent}`),
+    deadLetter: keys.deadLetter,
+  });
+  await queue.ensureGroup([keys.requests(agent)]);
+  const current = { controller: undefined as AbortController | undefined };
+  await options.subscriber.subscribe(keys.control);
+  options.subscriber.on("message", (_channel: string, message: string) => {
+    if (message === CONTROL_CANCEL) current.controller?.abort();
+  });
+  let turns = 0;
+  while (!signal.aborted) {
+    const meta = await store.require(id);
+    if (FINISHED_STATUSES.includes(meta.status)) break;
+    let entries: StreamEntry[];
+    try {
+      entries = await queue.read([keys.requests(agent)], { count: 1, blockMs: 1000 });
+    } catch (error) {
+      if (signal.aborted) break;
+      throw error;
+    }
+    for (const entry of entries) {
+      current.controller = new AbortController();
+      if (await _serve(options, store, queue, entry, current.controller.signal)) turns++;
+    }
+  }
+  return { turns };
+}
+
+/** Handles one request; true when a response was written. */
+async function _serve(
+  options: RunAgentOptions,
+  store: ConversationStore,
+  queue: StreamQueue,
+  entry: StreamEntry,
+  cancel: AbortSignal,
+): Promise<boolean> {
+  const { redis, agent, conversationId: id } = options;
+  const keys = conversationKeys(id);
+  const seq = entry.message.metadata.sequence_number;
+  const meta = await store.require(id);
+  const alreadyAnswered = await redis.hexists(keys.answered, String(seq));
+  const deadline = meta.deadline ?? Number.POSITIVE_INFINITY;
+  if (alreadyAnswered || FINISHED_STATUSES.includes(meta.status) || Date.now() >= deadline) {
+    await queue.ack(entry);
+    return false;
+  }
+  const model = agent === 1 ? meta.models.agent1 : meta.models.agent2;
+  const live = _liveChain(redis, id);
+  live.publish({ type: "turn_start", seq, agent, model, at: Date.now() });
+  const outcome = await _generate(options, meta, entry.message, {
+    model,
+    cancel,
+    onText: (text) => live.publish({ type: "token", seq, agent, text }),
+    onRetry: (reason) => live.publish({ type: "turn_abandoned", seq, agent, reason }),
+  });
+  if (outcome.kind === "reply") {
+    const { id: messageId } = await queue.addOnce(keys.responses(agent), outcome.message, {
+      key: keys.answered,
+      field: String(seq),
+    });
+    live.publish({ type: "turn_end", seq, agent, message_id: outcome.message.message_id });
+    await live.done();
+    await queue.ack(entry);
+    log("agent").debug("Agent {agent} answered turn {seq} as {messageId}", {
+      agent,
+      seq,
+      messageId,
+    });
+    return true;
+  }
+  live.publish({ type: "turn_abandoned", seq, agent, reason: outcome.reason });
+  await live.done();
+  if (outcome.kind === "stopping") return false; // left pending for a restart or another agent
+  if (outcome.kind === "fatal") {
+    if (await store.finish(id, "failed", "error", outcome.reason)) {
+      await publishLive(redis, id, {
+        type: "status",
+        status: "failed",
+        stop_reason: "error",
+        detail: outcome.reason,
+      });
+      await redis.publish(keys.control, CONTROL_CANCEL);
+    }
+    log("agent").error("{reason}", { reason: outcome.reason });
+  }
+  await queue.ack(entry);
+  return false;
+}
+
+type Outcome =
+  | { kind: "reply"; message: DialogMessage }
+  | { kind: "stopping"; reason: string }
+  | { kind: "cancelled"; reason: string }
+  | { kind: "fatal"; reason: string };
+
+interface GenerateHooks {
+  model: string;
+  cancel: AbortSignal;
+  onText: (text: string) => void;
+  onRetry: (reason: string) => void;
+}
+
+async function _generate(
+  options: RunAgentOptions,
+  meta: ConversationMeta,
+  request: DialogMessage,
+  hooks: GenerateHooks,
+): Promise<Outcome> {
+  const { config, agent } = options;
+  const seq = request.metadata.sequence_number;
+  const history = await new ConversationStore(options.redis).responsesBefore(meta.id, seq);
+  const messages = buildAgentChat({
+    agent,
+    scenario: meta.scenario!,
+    history,
+    output: config.agents.output,
+    maxMessages: config.conversation.history_messages,
+    maxChars: config.conversation.history_chars,
+    templates: {
+      agent_system: config.prompts.agent_system as string | undefined,
+      first_turn: config.prompts.first_turn as string | undefined,
+    },
+  });
+  const deadlineMs = (meta.deadline ?? Date.now() + 86_400_000) - Date.now();
+  const signal = AbortSignal.any([
+    options.signal,
+    hooks.cancel,
+    AbortSignal.timeout(Math.max(1, deadlineMs)),
+  ]);
+  const agentKey = agent === 1 ? "agent1" : "agent2";
+  const json = config.agents.output === "json";
+  let problem = "";
+  for (let attempt = 1; attempt <= config.agents.max_attempts; attempt++) {
+    const field = json ? new JsonFieldStream("message") : undefined;
+    let result: ChatResult;
+    try {
+      result = await options.backend.chat({
+        model: hooks.model,
+        messages,
+        ...(json ? { format: REPLY_JSON_SCHEMA } : {}),
+        temperature: config.agents[agentKey].temperature ?? config.generation.temperature,
+        numCtx: config.generation.num_ctx,
+        numPredict: config.conversation.max_reply_tokens,
+        keepAlive: config.ollama.keep_alive,
+        ...(config.generation.seed !== undefined
+          ? { seed: config.generation.seed + seq * 10 + attempt }
+          : {}),
+      }, {
+        signal,
+        onToken: (piece) => {
+          const text = field ? field.push(piece) : piece;
+          if (text) hooks.onText(text);
+        },
+      });
+    } catch (error) {
+      if (!(error instanceof DialogueError)) throw error;
+      if (options.signal.aborted) return { kind: "stopping", reason: "agent stopping" };
+      if (error.code === ErrorCode.Aborted) {
+        const why = hooks.cancel.aborted ? "run ended" : "deadline reached";
+        return { kind: "cancelled", reason: why };
+      }
+      if (error.code !== ErrorCode.LlmTransient && error.code !== ErrorCode.InvalidOutput) {
+        return { kind: "fatal", reason: error.message };
+      }
+      problem = error.message;
+      hooks.onRetry(`${problem}; retrying`);
+      await _sleep(Math.min(500 * 2 ** (attempt - 1), 8000) * (0.5 + Math.random()), signal);
+      continue;
+    }
+    const reply = parseReply(result, json);
+    if (reply.ok) {
+      return {
+        kind: "reply",
+        message: _response(options, meta, request, hooks.model, result, reply.content),
+      };
+    }
+    problem = reply.problem;
+    hooks.onRetry(`invalid reply (${problem}); retrying`);
+  }
+  return {
+    kind: "fatal",
+    reason:
+      `Agent ${agent} (${hooks.model}) gave no valid reply for turn ${seq} in ${config.agents.max_attempts} attempts (last: ${problem}): try another model, set agents.output to "text", or raise agents.max_attempts`,
+  };
+}
+
+/** Outcome of validating a model's reply. */
+export type ParsedReply =
+  | { ok: true; content: ConversationContent }
+  | { ok: false; problem: string };
+
+/** Validates a reply: structured (`json`) or plain text. Truncation is checked first. */
+export function parseReply(result: ChatResult, json: boolean): ParsedReply {
+  if (!json) {
+    const text = result.content.trim().slice(0, MAX_CONTENT_CHARS);
+    if (!text) return { ok: false, problem: "empty reply" };
+    return { ok: true, content: { message: text, sentiment: "neutral", references: [] } };
+  }
+  if (result.doneReason === "length") {
+    return { ok: false, problem: "cut at the length limit" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(result.content);
+  } catch (error) {
+    return { ok: false, problem: `not JSON: ${(error as Error).message}` };
+  }
+  const parsed = ConversationContent.safeParse(value);
+  if (parsed.success) return { ok: true, content: parsed.data };
+  const issue = parsed.error.issues[0]!;
+  return { ok: false, problem: `${issue.path.join(".") || "reply"}: ${issue.message}` };
+}
+
+function _response(
+  options: RunAgentOptions,
+  meta: ConversationMeta,
+  request: DialogMessage,
+  model: string,
+  result: ChatResult,
+  reply: ConversationContent,
+): DialogMessage {
+  const m = result.metrics;
+  const perSecond = (count: number, ns: number) => ns > 0 ? count / ns * 1e9 : 0;
+  return {
+    queue_timestamp: Date.now(),
+    message_id: crypto.randomUUID(),
+    role: "assistant",
+    content: reply.message,
+    metadata: MessageMetadata.parse({
+      conversation_id: meta.id,
+      sequence_number: request.metadata.sequence_number,
+      tokens_generated: m.eval_count,
+      generation_time_ms: result.wallMs,
+      agent_id: options.agent,
+      model,
+      request_id: request.message_id,
+      prompt_tokens: m.prompt_eval_count,
+      tokens_per_second: perSecond(m.eval_count, m.eval_duration),
+      prompt_tokens_per_second: perSecond(m.prompt_eval_count, m.prompt_eval_duration),
+      time_to_first_token_ms: result.timeToFirstTokenMs,
+      load_duration_ms: m.load_duration / 1e6,
+      prompt_eval_duration_ms: m.prompt_eval_duration / 1e6,
+      total_duration_ms: m.total_duration / 1e6,
+      wall_time_ms: Math.max(0, Date.now() - request.queue_timestamp),
+      done_reason: result.doneReason,
+      sentiment: reply.sentiment,
+      references: reply.references,
+    }),
+  };
+}
+
+/** Publishes live events in order without making the token callback wait. */
+function _liveChain(redis: Redis, id: string) {
+  let chain = Promise.resolve();
+  return {
+    publish(event: LiveEvent) {
+      chain = chain.then(() => publishLive(redis, id, event)).catch((error) => {
+        log("agent").warn("Cannot publish a live event: {error}", { error: String(error) });
+      });
+    },
+    done: () => chain,
+  };
+}
+
+function _sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,181 @@
+/**
+ * `deno task chat`: everything one command does. Checks Redis (starting a
+ * private one when none is configured or running) and Ollama, starts the
+ * manager and both agents as child processes, shows the run live, and prints
+ * the analysis at the end.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import { agentHost, agentModel, type Config, INHERITED_CONFIG_VAR } from "./config.ts";
+import type { ConversationMeta } from "./conversation_meta.ts";
+import { ConversationStore } from "./conversation_store.ts";
+import { watchConversation } from "./conversation_view.ts";
+import { type EmbeddedRedis, isListening, startEmbeddedRedis } from "./embedded_redis.ts";
+import { newConversationId } from "./keys.ts";
+import { ollamaBackendFor } from "./ollama_backend.ts";
+import { spawnRole } from "./process_roles.ts";
+import { closeRedis, connectRedis } from "./redis_connection.ts";
+import { analyzeRun } from "./run_analysis.ts";
+import { formatAnalysisText } from "./analysis_report.ts";
+import { TerminalRenderer } from "./terminal_renderer.ts";
+import { log } from "./logger.ts";
+
+/** Options of {@linkcode runChat}. */
+export interface ChatOptions {
+  config: Config;
+  /** Story and personas file passed to the manager. */
+  storyFile?: string;
+  /** Download missing models. @default false */
+  pull?: boolean;
+  /** Print the analysis at the end. @default true */
+  analysis?: boolean;
+  /** Ctrl-C: the run is ended as `interrupted`. */
+  signal: AbortSignal;
+  /** Where the live view and analysis go. @default a renderer on stdout */
+  renderer?: TerminalRenderer;
+  /** Writes the analysis text. @default console.log */
+  print?: (text: string) => void;
+}
+
+/** How long children get to finish on their own before they are stopped. */
+const GRACE_MS = 5000;
+
+/** Runs one conversation end to end; returns the exit code (0 completed, 1 failed, 130 interrupted). */
+export async function runChat(options: ChatOptions): Promise<number> {
+  let { config } = options;
+  const embedded = await _resolveRedis(options);
+  if (embedded) config = { ...config, redis: { ...config.redis, url: embedded.url } };
+  const children: Deno.ChildProcess[] = [];
+  let redis: Redis | undefined;
+  try {
+    redis = await connectRedis(config.redis, { name: "chat" });
+    await _checkModels(config, options);
+    const id = newConversationId();
+    const env = { [INHERITED_CONFIG_VAR]: JSON.stringify(config) };
+    const story = options.storyFile ? ["--story", options.storyFile] : [];
+    children.push(spawnRole("manager", { args: ["--conversation", id, ...story], env }));
+    for (const agent of ["1", "2"]) {
+      children.push(spawnRole("agent", { args: ["--id", agent, "--conversation", id], env }));
+    }
+    const meta = await _watch(redis, id, children, options);
+    await _reap(children);
+    if (options.analysis ?? true) {
+      const report = analyzeRun(await new ConversationStore(redis).transcript(id));
+      (options.print ?? console.log)(
+        "\n" + formatAnalysisText(report, {
+          color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
+        }),
+      );
+    }
+    return meta.status === "completed" ? 0 : meta.status === "interrupted" ? 130 : 1;
+  } finally {
+    await _reap(children, 0);
+    await closeRedis(redis);
+    await embedded?.stop();
+  }
+}
+
+/**
+ * A private redis-server when Redis is left at its default location
+ * (no URL, 127.0.0.1:6379) and nothing listens there.
+ */
+async function _resolveRedis(options: ChatOptions): Promise<EmbeddedRedis | undefined> {
+  const { redis } = options.config;
+  const isDefault = !redis.url && redis.host === "127.0.0.1" && redis.port === 6379;
+  if (!isDefault) return undefined;
+  if (await isListening(redis.host, redis.port)) return undefined;
+  const embedded = await startEmbeddedRedis();
+  console.error(
+    `chat: no Redis at ${redis.host}:${redis.port}; started a private redis-server on port ${embedded.port} for this run (it stops at the end; set REDIS_URL to keep runs)`,
+  );
+  return embedded;
+}
+
+async function _checkModels(config: Config, options: ChatOptions): Promise<void> {
+  const wanted = new Map<string, Set<string>>();
+  const add = (host: string, model: string) =>
+    wanted.set(host, (wanted.get(host) ?? new Set()).add(model));
+  if (!options.storyFile) add(config.manager.host ?? config.ollama.host, config.manager.model);
+  for (const agent of [1, 2] as const) add(agentHost(config, agent), agentModel(config, agent));
+  for (const [host, models] of wanted) {
+    const backend = ollamaBackendFor(config.ollama, host);
+    for (const model of models) {
+      await backend.ensureModel(model, {
+        pull: options.pull ?? false,
+        signal: options.signal,
+        onProgress: _progressBar(model),
+      });
+    }
+  }
+}
+
+/** Shows the run; ends it as failed if the manager dies, or interrupted after Ctrl-C. */
+async function _watch(
+  redis: Redis,
+  id: string,
+  children: Deno.ChildProcess[],
+  options: ChatOptions,
+): Promise<ConversationMeta> {
+  const store = new ConversationStore(redis);
+  const manager = children[0]!;
+  const watchStop = new AbortController();
+  let managerGone = false;
+  manager.status.then(async (status) => {
+    managerGone = true;
+    await new Promise((r) => setTimeout(r, 300));
+    const why = `the manager process exited with code ${status.code} before the run ended`;
+    if (await store.get(id) && await store.finish(id, "failed", "error", why)) {
+      log("chat").error("{why}", { why });
+    }
+    if (!await store.get(id)) watchStop.abort();
+  });
+  const onAbort = () => {
+    setTimeout(async () => {
+      if (!managerGone) await store.finish(id, "interrupted", "interrupted").catch(() => {});
+      watchStop.abort();
+    }, GRACE_MS);
+  };
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await watchConversation(redis, id, options.renderer ?? new TerminalRenderer(), {
+      signal: watchStop.signal,
+    });
+  } finally {
+    options.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** Waits for children to exit, then stops those still running. */
+async function _reap(children: Deno.ChildProcess[], graceMs = GRACE_MS): Promise<void> {
+  const exited = Promise.all(children.map((c) => c.status));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    new Promise<boolean>((r) => timer = setTimeout(() => r(true), graceMs)),
+  ]);
+  clearTimeout(timer);
+  if (!timedOut) return;
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+  }
+  await exited;
+}
+
+function _progressBar(model: string) {
+  let last = "";
+  return (status: string, fraction?: number) => {
+    const bar = fraction === undefined
+      ? status
+      : `${"█".repeat(Math.round(fraction * 30)).padEnd(30, "░")} ${(fraction * 100).toFixed(0)}%`;
+    const line = `pulling ${model}: ${bar}`;
+    if (line === last) return;
+    last = line;
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r${line.padEnd(70)}`));
+    if (status === "success") Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * What every entrypoint does around its one `lib/` call: wire SIGINT and
+ * SIGTERM to an AbortSignal, and turn a {@linkcode DialogueError} into one
+ * line on stderr and an exit code. Any other error is a bug: it keeps its
+ * stack trace.
+ *
+ * @module
+ */
+import { DialogueError, exitCodeFor } from "./dialogue_error.ts";
+import { closeLogging } from "./logger.ts";
+
+/**
+ * Runs an entrypoint's body and exits with the code it returns.
+ * A second Ctrl-C exits at once with 130.
+ */
+export async function runEntrypoint(
+  name: string,
+  body: (signal: AbortSignal) => Promise<number>,
+): Promise<never> {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) Deno.exit(130);
+    controller.abort();
+  };
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
+  let code: number;
+  try {
+    code = await body(controller.signal);
+  } catch (error) {
+    if (!(error instanceof DialogueError)) throw error;
+    console.error(`${name}: ${error.message}`);
+    code = exitCodeFor(error);
+  }
+  await closeLogging().catch(() => {});
+  Deno.exit(code);
+}

@@ -1,0 +1,136 @@
+/**
+ * Getting a scenario (story and two personas): from the manager's model
+ * through structured output, or from a user's file. Both are validated by
+ * the same schema; model output is retried a bounded number of times.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { DialogueError, ErrorCode, usageError } from "./dialogue_error.ts";
+import type { LlmBackend } from "./llm_backend.ts";
+import { DEFAULT_TEMPLATES, renderTemplate } from "./prompt_template.ts";
+import { Scenario } from "./story.ts";
+import { log } from "./logger.ts";
+
+/** Options of {@linkcode writeScenario}. */
+export interface WriteScenarioOptions {
+  model: string;
+  topic: string;
+  /** Attempts before giving up. @default 3 */
+  maxAttempts?: number;
+  template?: string | undefined;
+  temperature?: number;
+  numCtx?: number;
+  seed?: number | undefined;
+  signal?: AbortSignal;
+}
+
+/** JSON schema sent as Ollama's `format`. */
+export const SCENARIO_JSON_SCHEMA = z.toJSONSchema(Scenario) as Record<
+  string,
+  unknown
+>;
+
+/**
+ * Asks the model for a scenario until one validates.
+ *
+ * @throws {DialogueError} `invalid_output` after `maxAttempts`, saying what was wrong.
+ */
+export async function writeScenario(
+  backend: LlmBackend,
+  options: WriteScenarioOptions,
+): Promise<Scenario> {
+  const prompt = renderTemplate(
+    "scenario",
+    options.template ?? DEFAULT_TEMPLATES.scenario,
+    {
+      topic: options.topic,
+    },
+  );
+  const attempts = options.maxAttempts ?? 3;
+  let problem = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const result = await backend.chat({
+      model: options.model,
+      messages: [{ role: "user", content: prompt }],
+      format: SCENARIO_JSON_SCHEMA,
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
+    }, options.signal ? { signal: options.signal } : {});
+    const parsed = parseScenarioReply(result.content, result.doneReason);
+    if (parsed.ok) return parsed.scenario;
+    problem = parsed.problem;
+    log("manager").warn(
+      "Scenario attempt {attempt}/{attempts} was invalid: {problem}",
+      {
+        attempt,
+        attempts,
+        problem,
+      },
+    );
+  }
+  throw new DialogueError(
+    ErrorCode.InvalidOutput,
+    `Model '${options.model}' gave no valid scenario in ${attempts} attempts (last: ${problem}): try a larger model, raise manager.max_attempts, or pass --story FILE`,
+  );
+}
+
+/** Outcome of validating a model's scenario reply. */
+export type ScenarioReply =
+  | { ok: true; scenario: Scenario }
+  | { ok: false; problem: string };
+
+/** Validates a model's reply, checking truncation before parsing. */
+export function parseScenarioReply(
+  content: string,
+  doneReason: string,
+): ScenarioReply {
+  if (doneReason === "length") {
+    return { ok: false, problem: "the reply was cut at the length limit" };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(content);
+  } catch (error) {
+    return { ok: false, problem: `not JSON (${(error as Error).message})` };
+  }
+  const result = Scenario.safeParse(json);
+  if (result.success) return { ok: true, scenario: result.data };
+  const issue = result.error.issues[0]!;
+  return { ok: false, problem: `${issue.path.join(".")}: ${issue.message}` };
+}
+
+/**
+ * Reads a user's scenario file (JSON).
+ *
+ * @throws {DialogueError} `usage` naming the file and the invalid field.
+ */
+export async function readScenarioFile(path: string): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw usageError(
+      `Cannot read story file ${path}: ${(error as Error).message} (check --story)`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw usageError(
+      `Story file ${path} is not JSON: ${(error as Error).message}`,
+    );
+  }
+  const result = Scenario.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw usageError(
+      `Story file ${path} is invalid at ${
+        issue.path.join(".") || "(root)"
+      }: ${issue.message} (expected {"story": {"setting", "characters", "initial_situation"}, "personas": [two of {"name", "background", "personality", "speaking_style", "goal"}]})`,
+    );
+  }
+  return result.data;
+}

@@ -1,0 +1,247 @@
+/**
+ * A Redis Stream read through a consumer group: entries are validated on the
+ * way in and out, invalid ones are moved to a dead-letter stream, and nothing
+ * is ever deleted (the streams are the conversation log).
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import { DialogMessage } from "./dialog_message.ts";
+import { ADD_ONCE_SCRIPT } from "./lua/add_once.ts";
+import { log } from "./logger.ts";
+
+/** An entry read from a stream, validated. */
+export interface StreamEntry {
+  stream: string;
+  id: string;
+  message: DialogMessage;
+}
+
+/** Options of a {@linkcode StreamQueue}. */
+export interface StreamQueueOptions {
+  /** Consumer group name. */
+  group: string;
+  /** This process's consumer name within the group; unique per process. */
+  consumer: string;
+  /** Stream receiving entries that fail validation. */
+  deadLetter: string;
+  /** How long one blocking read waits before checking for abort. @default 2000 */
+  blockMs?: number;
+}
+
+const DATA_FIELD = "data";
+
+/** Encodes a message as stream fields: the JSON plus a few fields for humans. */
+export function encodeEntry(message: DialogMessage): string[] {
+  const validated = DialogMessage.parse(message);
+  return [
+    "seq",
+    String(validated.metadata.sequence_number),
+    "role",
+    validated.role,
+    DATA_FIELD,
+    JSON.stringify(validated),
+  ];
+}
+
+/**
+ * Decodes stream fields into a message.
+ *
+ * @throws {Error} with a reason fit for the dead-letter stream.
+ */
+export function decodeEntry(fields: string[]): DialogMessage {
+  const index = fields.findIndex((f, i) => i % 2 === 0 && f === DATA_FIELD);
+  if (index < 0) throw new Error(`no '${DATA_FIELD}' field`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fields[index + 1] ?? "");
+  } catch (error) {
+    throw new Error(`'${DATA_FIELD}' is not JSON: ${(error as Error).message}`);
+  }
+  const result = DialogMessage.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new Error(`${issue.path.join(".") || "entry"}: ${issue.message}`);
+  }
+  return result.data;
+}
+
+/** Reads all entries of a stream (oldest first), skipping invalid ones. */
+export async function readWholeStream(
+  redis: Redis,
+  stream: string,
+): Promise<StreamEntry[]> {
+  const raw = await redis.xrange(stream, "-", "+");
+  const out: StreamEntry[] = [];
+  for (const [id, fields] of raw) {
+    try {
+      out.push({ stream, id, message: decodeEntry(fields) });
+    } catch {
+      // Invalid entries are dead-lettered by the consumers; readers skip them.
+    }
+  }
+  return out;
+}
+
+/** Producer and consumer of conversation streams for one process. */
+export class StreamQueue {
+  readonly #redis: Redis;
+  readonly #blocking: Redis;
+  readonly #opts: Required<StreamQueueOptions>;
+  /** Streams whose own pending entries have been re-read since start. */
+  readonly #recovered = new Set<string>();
+
+  /**
+   * @param redis connection for ordinary commands
+   * @param blocking dedicated connection for blocking reads
+   */
+  constructor(redis: Redis, blocking: Redis, options: StreamQueueOptions) {
+    this.#redis = redis;
+    this.#blocking = blocking;
+    this.#opts = { blockMs: 2000, ...options };
+  }
+
+  /** Creates the consumer group on each stream (and the stream) if missing. */
+  async ensureGroup(streams: string[]): Promise<void> {
+    for (const stream of streams) {
+      try {
+        await this.#redis.xgroup(
+          "CREATE",
+          stream,
+          this.#opts.group,
+          "0",
+          "MKSTREAM",
+        );
+      } catch (error) {
+        if (!String((error as Error).message).includes("BUSYGROUP")) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  /** Appends a message; returns its entry id. */
+  async add(stream: string, message: DialogMessage): Promise<string> {
+    return (await this.#redis.xadd(stream, "*", ...encodeEntry(message)))!;
+  }
+
+  /**
+   * Appends a message unless one was already appended under `marker.field`
+   * of hash `marker.key`; returns the entry id either way.
+   */
+  async addOnce(
+    stream: string,
+    message: DialogMessage,
+    marker: { key: string; field: string },
+  ): Promise<{ id: string; duplicate: boolean }> {
+    const before = await this.#redis.hget(marker.key, marker.field);
+    if (before) return { id: before, duplicate: true };
+    const id = await this.#redis.eval(
+      ADD_ONCE_SCRIPT,
+      2,
+      marker.key,
+      stream,
+      marker.field,
+      ...encodeEntry(message),
+    ) as string;
+    return { id, duplicate: false };
+  }
+
+  /**
+   * Reads the next entries for this consumer: first its own unacknowledged
+   * ones (after a restart), then new ones, blocking up to `blockMs`.
+   * Invalid entries are dead-lettered and acknowledged, never returned.
+   */
+  async read(
+    streams: string[],
+    options: { count?: number; blockMs?: number } = {},
+  ): Promise<StreamEntry[]> {
+    const count = options.count ?? 10;
+    const pending = streams.filter((s) => !this.#recovered.has(s));
+    if (pending.length > 0) {
+      const own = await this.#readGroup(pending, "0", count, 0);
+      if (own.length > 0) return own;
+      for (const s of pending) this.#recovered.add(s);
+    }
+    const blockMs = Math.max(
+      1,
+      Math.round(options.blockMs ?? this.#opts.blockMs),
+    );
+    return await this.#readGroup(streams, ">", count, blockMs);
+  }
+
+  /** Acknowledges an entry once it has been fully handled. */
+  async ack(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xack(entry.stream, this.#opts.group, entry.id);
+  }
+
+  async #readGroup(
+    streams: string[],
+    from: string,
+    count: number,
+    blockMs: number,
+  ): Promise<StreamEntry[]> {
+    const block = blockMs > 0;
+    const args: (string | number)[] = [
+      "GROUP",
+      this.#opts.group,
+      this.#opts.consumer,
+      "COUNT",
+      count,
+    ];
+    if (block) args.push("BLOCK", blockMs);
+    args.push("STREAMS", ...streams, ...streams.map(() => from));
+    const client = block ? this.#blocking : this.#redis;
+    // deno-lint-ignore no-explicit-any
+    const reply = await (client as any).xreadgroup(...args) as
+      | [string, [string, string[] | null][]][]
+      | null;
+    const out: StreamEntry[] = [];
+    for (const [stream, entries] of reply ?? []) {
+      for (const [id, fields] of entries) {
+        // A pending entry whose data was trimmed comes back with null fields.
+        if (fields === null) {
+          await this.ack({ stream, id });
+          continue;
+        }
+        try {
+          out.push({ stream, id, message: decodeEntry(fields) });
+        } catch (error) {
+          await this.#deadLetter(stream, id, fields, (error as Error).message);
+        }
+      }
+    }
+    return out;
+  }
+
+  async #deadLetter(
+    stream: string,
+    id: string,
+    fields: string[],
+    reason: string,
+  ): Promise<void> {
+    log("stream").warn(
+      "Moved invalid entry {id} of {stream} to {dead}: {reason}",
+      {
+        id,
+        stream,
+        dead: this.#opts.deadLetter,
+        reason,
+      },
+    );
+    const raw = JSON.stringify(fields).slice(0, 64_000);
+    await this.#redis.xadd(
+      this.#opts.deadLetter,
+      "*",
+      "source",
+      stream,
+      "source_id",
+      id,
+      "reason",
+      reason.slice(0, 2000),
+      "raw",
+      raw,
+    );
+    await this.ack({ stream, id });
+  }
+}

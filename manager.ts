@@ -1,0 +1,77 @@
+/**
+ * The manager process: writes the scenario (or reads `--story`), starts the
+ * conversation, routes every response to the other agent and enforces the
+ * turn and time limits.
+ *
+ * @module
+ */
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
+import { runEntrypoint } from "./lib/entrypoint.ts";
+import { usageError } from "./lib/dialogue_error.ts";
+import { isValidConversationId } from "./lib/keys.ts";
+import { log, setupLogging } from "./lib/logger.ts";
+import { ollamaBackendFor } from "./lib/ollama_backend.ts";
+import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
+import { runConversation } from "./lib/conversation_runner.ts";
+import { readScenarioFile } from "./lib/scenario_writer.ts";
+
+/** `deno task manager --help`. */
+export const MANAGER_HELP = `Usage: deno task manager [options]
+
+Creates a conversation, writes its story and personas with the manager model
+(or reads them from --story), then routes every reply to the other agent until
+--max-turns or --duration is reached. Start the two agents with
+'deno task agent --id 1' and '--id 2' (any host that reaches the same Redis).
+
+Options:
+  --conversation ID      use this conversation id (default: a new one)
+  --story FILE           story and personas from a JSON file instead of the model
+  -h, --help             show this help
+
+${CONFIG_FLAGS_HELP}`;
+
+if (import.meta.main) {
+  await runEntrypoint("manager", async (signal) => {
+    const { values } = parseFlags(Deno.args, {
+      ...CONFIG_FLAGS,
+      conversation: { type: "string" },
+      story: { type: "string" },
+    }, "deno task manager");
+    if (values.help) {
+      console.log(MANAGER_HELP);
+      return 0;
+    }
+    const id = values.conversation as string | undefined;
+    if (id !== undefined && !isValidConversationId(id)) {
+      throw usageError(
+        `Invalid --conversation ${
+          JSON.stringify(id)
+        }: use letters, digits, '-', '_' or '.' (at most 128)`,
+      );
+    }
+    const config = await configFromFlags(values);
+    await setupLogging(config.logging, "manager");
+    const scenario = values.story ? await readScenarioFile(values.story as string) : undefined;
+    const redis = await connectRedis(config.redis, { name: "manager" });
+    const blocking = await connectRedis(config.redis, { name: "manager-reader", blocking: true });
+    try {
+      const meta = await runConversation({
+        config,
+        redis,
+        blocking,
+        backend: ollamaBackendFor(config.ollama, config.manager.host ?? config.ollama.host),
+        ...(id ? { conversationId: id } : {}),
+        ...(scenario ? { scenario } : {}),
+        signal,
+        onCreated: (created) => log("manager").info("Conversation {id} created", { id: created }),
+      });
+      if (meta.status === "failed") {
+        console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
+        return 1;
+      }
+      return meta.status === "interrupted" ? 130 : 0;
+    } finally {
+      await closeRedis(blocking, redis);
+    }
+  });
+}
