@@ -64,7 +64,9 @@ export function buildAgentChat(input: AgentChatInput): ChatMessage[] {
     input.maxChars ?? 24_000,
   );
   const dropped = input.history.length - kept.length;
-  const note = dropped > 0 ? `\n\n(${dropped} earlier turns are omitted.)` : "";
+  const note = dropped === 0
+    ? ""
+    : `\n\n(${dropped} earlier ${dropped === 1 ? "turn is" : "turns are"} omitted.)`;
   const turns: ChatMessage[] = kept.map((m) => ({
     role: m.metadata.agent_id === input.agent ? "assistant" : "user",
     content: m.content,

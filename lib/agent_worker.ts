@@ -44,6 +44,9 @@ export interface RunAgentOptions {
   signal: AbortSignal;
 }
 
+/** How often a request being worked on is touched (well under the claim timeout). */
+const HEARTBEAT_MS = 5_000;
+
 /** JSON schema of the structured reply, sent as Ollama's `format`. */
 export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
 
@@ -52,6 +55,7 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
   const { redis, agent, conversationId: id, signal } = options;
   const keys = conversationKeys(id);
   const store = new ConversationStore(redis);
+  await store.waitFor(id, { signal });
   const queue = new StreamQueue(redis, options.blocking, {
     group: AGENT_GROUP,
     consumer: consumerName(`agent-${agent}`),
@@ -103,12 +107,19 @@ async function _serve(
   const model = agent === 1 ? meta.models.agent1 : meta.models.agent2;
   const live = _liveChain(redis, id);
   live.publish({ type: "turn_start", seq, agent, model, at: Date.now() });
-  const outcome = await _generate(options, meta, entry.message, {
-    model,
-    cancel,
-    onText: (text) => live.publish({ type: "token", seq, agent, text }),
-    onRetry: (reason) => live.publish({ type: "turn_abandoned", seq, agent, reason }),
-  });
+  // Keep the request visibly alive so no other agent claims it mid-generation.
+  const heartbeat = setInterval(() => queue.touch(entry).catch(() => {}), HEARTBEAT_MS);
+  let outcome: Outcome;
+  try {
+    outcome = await _generate(options, meta, entry.message, {
+      model,
+      cancel,
+      onText: (text) => live.publish({ type: "token", seq, agent, text }),
+      onRetry: (reason) => live.publish({ type: "turn_abandoned", seq, agent, reason }),
+    });
+  } finally {
+    clearInterval(heartbeat);
+  }
   if (outcome.kind === "reply") {
     const { id: messageId } = await queue.addOnce(keys.responses(agent), outcome.message, {
       key: keys.answered,

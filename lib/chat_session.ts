@@ -46,7 +46,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   let { config } = options;
   const embedded = await _resolveRedis(options);
   if (embedded) config = { ...config, redis: { ...config.redis, url: embedded.url } };
-  const children: Deno.ChildProcess[] = [];
+  const children: { role: string; process: Deno.ChildProcess }[] = [];
   let redis: Redis | undefined;
   try {
     redis = await connectRedis(config.redis, { name: "chat" });
@@ -54,12 +54,18 @@ export async function runChat(options: ChatOptions): Promise<number> {
     const id = newConversationId();
     const env = { [INHERITED_CONFIG_VAR]: JSON.stringify(config) };
     const story = options.storyFile ? ["--story", options.storyFile] : [];
-    children.push(spawnRole("manager", { args: ["--conversation", id, ...story], env }));
+    children.push({
+      role: "manager",
+      process: spawnRole("manager", { args: ["--conversation", id, ...story], env }),
+    });
     for (const agent of ["1", "2"]) {
-      children.push(spawnRole("agent", { args: ["--id", agent, "--conversation", id], env }));
+      children.push({
+        role: `agent ${agent}`,
+        process: spawnRole("agent", { args: ["--id", agent, "--conversation", id], env }),
+      });
     }
     const meta = await _watch(redis, id, children, options);
-    await _reap(children);
+    await _reap(children.map((c) => c.process));
     if (options.analysis ?? true) {
       const report = analyzeRun(await new ConversationStore(redis).transcript(id));
       (options.print ?? console.log)(
@@ -70,7 +76,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     }
     return meta.status === "completed" ? 0 : meta.status === "interrupted" ? 130 : 1;
   } finally {
-    await _reap(children, 0);
+    await _reap(children.map((c) => c.process), 0);
     await closeRedis(redis);
     await embedded?.stop();
   }
@@ -110,29 +116,32 @@ async function _checkModels(config: Config, options: ChatOptions): Promise<void>
   }
 }
 
-/** Shows the run; ends it as failed if the manager dies, or interrupted after Ctrl-C. */
+/**
+ * Shows the run. A child that exits while the run is active ends it as
+ * failed (naming the child); after Ctrl-C the run is marked interrupted if
+ * the manager has not done so within the grace period.
+ */
 async function _watch(
   redis: Redis,
   id: string,
-  children: Deno.ChildProcess[],
+  children: { role: string; process: Deno.ChildProcess }[],
   options: ChatOptions,
 ): Promise<ConversationMeta> {
   const store = new ConversationStore(redis);
-  const manager = children[0]!;
   const watchStop = new AbortController();
-  let managerGone = false;
-  manager.status.then(async (status) => {
-    managerGone = true;
-    await new Promise((r) => setTimeout(r, 300));
-    const why = `the manager process exited with code ${status.code} before the run ended`;
-    if (await store.get(id) && await store.finish(id, "failed", "error", why)) {
-      log("chat").error("{why}", { why });
-    }
-    if (!await store.get(id)) watchStop.abort();
-  });
+  for (const child of children) {
+    child.process.status.then(async (status) => {
+      if (options.signal.aborted || watchStop.signal.aborted) return;
+      // Give a clean exit's own status update a moment to land first.
+      await new Promise((r) => setTimeout(r, 300));
+      const why = `the ${child.role} process exited with code ${status.code} before the run ended`;
+      if (!await store.get(id)) return watchStop.abort();
+      if (await store.finish(id, "failed", "error", why)) log("chat").error("{why}", { why });
+    }).catch(() => {});
+  }
   const onAbort = () => {
     setTimeout(async () => {
-      if (!managerGone) await store.finish(id, "interrupted", "interrupted").catch(() => {});
+      await store.finish(id, "interrupted", "interrupted").catch(() => {});
       watchStop.abort();
     }, GRACE_MS);
   };

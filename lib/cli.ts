@@ -88,7 +88,9 @@ export function parseFlags(
     });
     return { values: values as Record<string, string | boolean | undefined>, positionals };
   } catch (error) {
-    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "");
+    // node's messages span lines; users get one line.
+    const message = (error as Error).message.replace(/\. To specify a positional.*$/s, "")
+      .split("\n").map((line) => line.trim()).filter(Boolean).join(" ");
     throw usageError(`${message} (see '${command} --help')`);
   }
 }

@@ -99,17 +99,18 @@ export type Config = z.infer<typeof Config>;
 export type ConfigLayer = Record<string, unknown>;
 
 /** Environment variables read, and the config field each one sets. */
-export const ENV_VARS: Readonly<Record<string, string>> = {
-  REDIS_URL: "redis.url",
-  OLLAMA_HOST: "ollama.host",
-  DIALOGUE_MODEL: "agents.model",
-  DIALOGUE_MANAGER_MODEL: "manager.model",
-  DIALOGUE_AGENT1_MODEL: "agents.agent1.model",
-  DIALOGUE_AGENT2_MODEL: "agents.agent2.model",
-  DIALOGUE_MAX_TURNS: "conversation.max_turns",
-  DIALOGUE_DURATION_SECONDS: "conversation.duration_seconds",
-  DIALOGUE_LOG_LEVEL: "logging.level",
-  DIALOGUE_LOG_FORMAT: "logging.format",
+export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
+  REDIS_URL: ["redis.url"],
+  OLLAMA_HOST: ["ollama.host"],
+  // Like --model: manager and both agents; the more specific ones below win.
+  DIALOGUE_MODEL: ["agents.model", "manager.model"],
+  DIALOGUE_MANAGER_MODEL: ["manager.model"],
+  DIALOGUE_AGENT1_MODEL: ["agents.agent1.model"],
+  DIALOGUE_AGENT2_MODEL: ["agents.agent2.model"],
+  DIALOGUE_MAX_TURNS: ["conversation.max_turns"],
+  DIALOGUE_DURATION_SECONDS: ["conversation.duration_seconds"],
+  DIALOGUE_LOG_LEVEL: ["logging.level"],
+  DIALOGUE_LOG_FORMAT: ["logging.format"],
 };
 
 /** Set by `main.ts` for its children: the already-merged config as JSON. */
@@ -135,10 +136,12 @@ export async function loadConfig(
 ): Promise<Config> {
   const env = options.env ?? _readEnv;
   const layers: ConfigLayer[] = [];
-  const inherited = env(INHERITED_CONFIG_VAR);
-  if (inherited) layers.push(_parseInherited(inherited));
   if (options.file) layers.push(await _readConfigFile(options.file));
   layers.push(envLayer(env));
+  // A child of main.ts inherits its parent's environment too: the parent's
+  // merged config (flags included) must win over it.
+  const inherited = env(INHERITED_CONFIG_VAR);
+  if (inherited) layers.push(_parseInherited(inherited));
   if (options.flags) layers.push(options.flags);
   const config = parseConfig(layers.reduce(mergeLayers, {}));
   return await _resolvePromptFiles(config);
@@ -154,11 +157,23 @@ export function parseConfig(layer: ConfigLayer): Config {
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const field = issue.path.join(".") || "(root)";
+  if (issue.code === "unrecognized_keys") {
+    const names = issue.keys.map((k) => JSON.stringify(k)).join(", ");
+    const where = field === "(root)" ? "at the top level" : `in ${field}`;
+    throw usageError(
+      `Unknown configuration field ${names} ${where}: check the spelling (see README.md, Configuration)`,
+    );
+  }
   const value = _valueAt(layer, issue.path);
-  const shown = value === undefined ? "" : `: got ${JSON.stringify(value)}`;
-  throw usageError(
-    `Invalid configuration field ${field}${shown} (${issue.message.toLowerCase()})`,
-  );
+  const shown = value === undefined || _isSecretPath(issue.path) || _isPlainObject(value)
+    ? ""
+    : `: got ${JSON.stringify(value)}`;
+  throw usageError(`Invalid configuration field ${field}${shown} (${issue.message})`);
+}
+
+/** Fields whose values are never echoed in messages. */
+function _isSecretPath(path: PropertyKey[]): boolean {
+  return path.some((p) => p === "password" || p === "url" || p === "headers" || p === "host");
 }
 
 /** The config layer the environment defines (numbers parsed where expected). */
@@ -166,10 +181,10 @@ export function envLayer(
   env: (name: string) => string | undefined,
 ): ConfigLayer {
   let layer: ConfigLayer = {};
-  for (const [name, path] of Object.entries(ENV_VARS)) {
+  for (const [name, paths] of Object.entries(ENV_VARS)) {
     const raw = env(name);
     if (raw === undefined || raw === "") continue;
-    layer = mergeLayers(layer, setPath(path, coerceScalar(path, raw)));
+    for (const path of paths) layer = mergeLayers(layer, setPath(path, coerceScalar(path, raw)));
   }
   return layer;
 }
@@ -219,12 +234,24 @@ export function redactConfig(config: Config): ConfigLayer {
   return copy as unknown as ConfigLayer;
 }
 
-/** `redis://user:secret@host` → `redis://user:***@host`; other text unchanged. */
+/**
+ * Hides credentials in a URL or host string: `user:secret@` (up to the last
+ * `@` of the authority, as ioredis reads it) and `password=` query values.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^/@:]*):([^/@]*)@/, "//$1:***@").replace(
-    /^([^/@:]+):([^/@]+)@/,
-    "$1:***@",
-  );
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? "";
+  const rest = url.slice(scheme.length);
+  const authorityEnd = rest.search(/[/?#]/);
+  const authority = authorityEnd < 0 ? rest : rest.slice(0, authorityEnd);
+  const tail = authorityEnd < 0 ? "" : rest.slice(authorityEnd);
+  const at = authority.lastIndexOf("@");
+  let hidden = authority;
+  if (at >= 0) {
+    const userinfo = authority.slice(0, at);
+    const colon = userinfo.indexOf(":");
+    hidden = (colon >= 0 ? `${userinfo.slice(0, colon)}:***` : "***") + authority.slice(at);
+  }
+  return scheme + hidden + tail.replace(/([?&]password=)[^&#]*/gi, "$1***");
 }
 
 /** Model an agent slot uses. */

@@ -87,6 +87,25 @@ export class ConversationStore {
     return meta;
   }
 
+  /**
+   * Metadata of a conversation, waiting (polling) for it to be created —
+   * processes of one run may start in any order.
+   *
+   * @throws {DialogueError} `not_found` when it does not appear within `timeoutMs`.
+   */
+  async waitFor(
+    id: string,
+    options: { timeoutMs?: number; signal?: AbortSignal; pollMs?: number } = {},
+  ): Promise<ConversationMeta> {
+    const giveUp = Date.now() + (options.timeoutMs ?? 60_000);
+    while (Date.now() < giveUp && !options.signal?.aborted) {
+      const meta = await this.get(id);
+      if (meta) return meta;
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 200));
+    }
+    return await this.require(id);
+  }
+
   /** The status and reason, unless the conversation has ended already. */
   async finish(
     id: string,

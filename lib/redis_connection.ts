@@ -110,13 +110,16 @@ export async function closeRedis(
   for (const client of clients) {
     if (!client) continue;
     if (client.status === "end") continue;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([
         client.quit(),
-        new Promise((r) => setTimeout(r, 500)),
+        new Promise((r) => timer = setTimeout(r, 500)),
       ]);
     } catch {
       // Already closing or closed.
+    } finally {
+      clearTimeout(timer);
     }
     client.disconnect();
   }

@@ -27,6 +27,11 @@ export interface StreamQueueOptions {
   deadLetter: string;
   /** How long one blocking read waits before checking for abort. @default 2000 */
   blockMs?: number;
+  /**
+   * An entry unacknowledged and untouched this long is taken over by the
+   * next reader: its consumer is presumed dead. @default 30000
+   */
+  claimIdleMs?: number;
 }
 
 const DATA_FIELD = "data";
@@ -98,7 +103,7 @@ export class StreamQueue {
   constructor(redis: Redis, blocking: Redis, options: StreamQueueOptions) {
     this.#redis = redis;
     this.#blocking = blocking;
-    this.#opts = { blockMs: 2000, ...options };
+    this.#opts = { blockMs: 2000, claimIdleMs: 30_000, ...options };
   }
 
   /** Creates the consumer group on each stream (and the stream) if missing. */
@@ -157,17 +162,56 @@ export class StreamQueue {
     options: { count?: number; blockMs?: number } = {},
   ): Promise<StreamEntry[]> {
     const count = options.count ?? 10;
+    const claimed = await this.#claimStale(streams, count);
+    if (claimed.length > 0) return claimed;
     const pending = streams.filter((s) => !this.#recovered.has(s));
     if (pending.length > 0) {
       const own = await this.#readGroup(pending, "0", count, 0);
-      if (own.length > 0) return own;
+      if (own.raw > 0) return own.entries;
       for (const s of pending) this.#recovered.add(s);
     }
-    const blockMs = Math.max(
-      1,
-      Math.round(options.blockMs ?? this.#opts.blockMs),
+    const blockMs = Math.max(1, Math.round(options.blockMs ?? this.#opts.blockMs));
+    return (await this.#readGroup(streams, ">", count, blockMs)).entries;
+  }
+
+  /**
+   * Resets an entry's idle time while it is being worked on, so that
+   * {@linkcode read} in other consumers does not claim it as abandoned.
+   */
+  async touch(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xclaim(
+      entry.stream,
+      this.#opts.group,
+      this.#opts.consumer,
+      0,
+      entry.id,
+      "JUSTID",
     );
-    return await this.#readGroup(streams, ">", count, blockMs);
+  }
+
+  /** Takes over entries another consumer left unacknowledged for longer than `claimIdleMs`. */
+  async #claimStale(streams: string[], count: number): Promise<StreamEntry[]> {
+    const out: StreamEntry[] = [];
+    for (const stream of streams) {
+      const reply = await this.#redis.xautoclaim(
+        stream,
+        this.#opts.group,
+        this.#opts.consumer,
+        this.#opts.claimIdleMs,
+        "0-0",
+        "COUNT",
+        count,
+      ) as [string, [string, string[] | null][], string[]?];
+      const entries = await this.#validate(stream, reply[1] ?? []);
+      if (entries.length > 0) {
+        log("stream").info("Claimed {n} abandoned entries of {stream}", {
+          n: entries.length,
+          stream,
+        });
+      }
+      out.push(...entries);
+    }
+    return out;
   }
 
   /** Acknowledges an entry once it has been fully handled. */
@@ -180,7 +224,7 @@ export class StreamQueue {
     from: string,
     count: number,
     blockMs: number,
-  ): Promise<StreamEntry[]> {
+  ): Promise<{ entries: StreamEntry[]; raw: number }> {
     const block = blockMs > 0;
     const args: (string | number)[] = [
       "GROUP",
@@ -197,18 +241,30 @@ export class StreamQueue {
       | [string, [string, string[] | null][]][]
       | null;
     const out: StreamEntry[] = [];
+    let raw = 0;
     for (const [stream, entries] of reply ?? []) {
-      for (const [id, fields] of entries) {
-        // A pending entry whose data was trimmed comes back with null fields.
-        if (fields === null) {
-          await this.ack({ stream, id });
-          continue;
-        }
-        try {
-          out.push({ stream, id, message: decodeEntry(fields) });
-        } catch (error) {
-          await this.#deadLetter(stream, id, fields, (error as Error).message);
-        }
+      raw += entries.length;
+      out.push(...await this.#validate(stream, entries));
+    }
+    return { entries: out, raw };
+  }
+
+  /** Valid entries decoded; invalid ones dead-lettered, trimmed ones acknowledged. */
+  async #validate(
+    stream: string,
+    entries: [string, string[] | null][],
+  ): Promise<StreamEntry[]> {
+    const out: StreamEntry[] = [];
+    for (const [id, fields] of entries) {
+      // A pending entry whose data was trimmed comes back with null fields.
+      if (fields === null) {
+        await this.ack({ stream, id });
+        continue;
+      }
+      try {
+        out.push({ stream, id, message: decodeEntry(fields) });
+      } catch (error) {
+        await this.#deadLetter(stream, id, fields, (error as Error).message);
       }
     }
     return out;

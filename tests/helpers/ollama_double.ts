@@ -270,9 +270,8 @@ export class OllamaDouble {
     if (fault?.kind === "hang") {
       client.watch();
       await _aborted(signal);
-      // A body that fails at once drops the connection; a plain response
-      // would count as delivered and make Deno warn about request.signal.
-      return new Response(_readable(_broken(), client.gone), { status: 500 });
+      // Only a client still waiting when the double closes reads this.
+      return _error(500, "OllamaDouble closed while this request hung");
     }
     const keepAlive = _keepAliveMs(body.keep_alive);
     if (keepAlive === 0) this.#loaded.delete(model);
@@ -719,32 +718,35 @@ async function* _replyLines(
   for (const token of plan.tokens) {
     if (!(await _sleep(plan.delayMs, signal))) return;
     plan.firstToken ??= performance.now();
-    yield* _lineBytes(_chunk(plan, token), split, signal);
+    yield* _splitBytes(_line(_chunk(plan, token)), split, signal);
   }
   if (signal.aborted) return;
   switch (plan.ending) {
     case "error":
-      yield _encoder.encode(JSON.stringify({ error: plan.error }) + "\n");
+      yield _line({ error: plan.error });
       return;
     case "cut":
       throw new _CutConnection();
     case "none":
       return;
     case "done":
-      yield* _lineBytes(_final(plan, ""), split, signal);
+      yield _line(_final(plan, ""));
   }
 }
 
+function _line(value: unknown): Uint8Array {
+  return _encoder.encode(JSON.stringify(value) + "\n");
+}
+
 /**
- * One NDJSON line as bytes. The first multibyte character of a reply is sent
- * in two writes with a pause between, so a client sees it split.
+ * Yields `bytes`; the first multibyte character of a reply goes out in two
+ * writes with a pause between, so a client really receives it split.
  */
-async function* _lineBytes(
-  value: unknown,
+async function* _splitBytes(
+  bytes: Uint8Array,
   split: { done: boolean },
   signal: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
-  const bytes = _encoder.encode(JSON.stringify(value) + "\n");
   const lead = split.done ? -1 : bytes.findIndex((byte) => byte >= 0xc0);
   if (lead < 0) {
     yield bytes;
@@ -765,7 +767,7 @@ async function* _pacedLines(
   for (const line of lines) {
     if (!(await _sleep(delayMs, signal))) return;
     if (line.status === "success") onSuccess();
-    yield _encoder.encode(JSON.stringify(line) + "\n");
+    yield _line(line);
   }
 }
 
@@ -780,11 +782,6 @@ class _CutConnection extends Error {
 function _onError(error: unknown): Response {
   if (!(error instanceof _CutConnection)) console.error("OllamaDouble:", error);
   return _error(500, "internal error in OllamaDouble");
-}
-
-// deno-lint-ignore require-yield
-async function* _broken(): AsyncGenerator<Uint8Array> {
-  throw new _CutConnection();
 }
 
 /** Waits out the token delays; the content, or undefined if aborted. */
@@ -814,7 +811,8 @@ async function* _wholeBody(
     throw new _CutConnection();
   }
   const reply = plan.ending === "none" ? _chunk(plan, content) : _final(plan, content);
-  yield _encoder.encode(JSON.stringify(reply));
+  const bytes = _encoder.encode(JSON.stringify(reply));
+  yield* _splitBytes(bytes, { done: false }, signal);
 }
 
 /**
@@ -923,7 +921,7 @@ if (import.meta.main) {
     wordsPerReply: flags.words,
   });
   console.log(`Fake Ollama listening on ${double.url}`);
-  Deno.addSignalListener("SIGINT", () => {
-    double.close().finally(() => Deno.exit(0));
-  });
+  const stop = () => double.close().finally(() => Deno.exit(0));
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
 }

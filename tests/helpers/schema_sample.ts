@@ -132,7 +132,7 @@ export class Prose {
     }
     if (this.random() < 0.25) words.push(this.pick(_ADVERBS));
     const end = this.random() < 0.85 ? "." : this.pick(["!", "?"]);
-    return words.join(" ") + end;
+    return _articles(words).join(" ") + end;
   }
 
   /** Sentences until about `words` words have been written (at least one). */
@@ -146,6 +146,13 @@ export class Prose {
     }
     return sentences.join(" ");
   }
+}
+
+/** "a" becomes "an" before a vowel sound. */
+function _articles(words: string[]): string[] {
+  return words.map((word, i) =>
+    /^a$/i.test(word) && /^([aeiou]|hon)/i.test(words[i + 1] ?? "") ? `${word}n` : word
+  );
 }
 
 /** How {@linkcode sampleSchema} fills in strings. */
