@@ -52,7 +52,12 @@ export async function runChat(options: ChatOptions): Promise<number> {
     redis = await connectRedis(config.redis, { name: "chat" });
     await _checkModels(config, options);
     const id = newConversationId();
-    const env = { [INHERITED_CONFIG_VAR]: JSON.stringify(config) };
+    // Children's info lines would break up the live view: they log warnings
+    // and errors only, unless the user asked for debug output.
+    const childLogging = config.logging.level === "info"
+      ? { ...config.logging, level: "warning" as const }
+      : config.logging;
+    const env = { [INHERITED_CONFIG_VAR]: JSON.stringify({ ...config, logging: childLogging }) };
     const story = options.storyFile ? ["--story", options.storyFile] : [];
     children.push({
       role: "manager",
