@@ -24,6 +24,7 @@ with 'deno task analyze'.
 
 Options:
   --story FILE           story and personas from a JSON file instead of the model
+  --resume ID            continue an interrupted conversation (Ctrl-C, crash)
   --pull                 download missing models (with a progress bar)
   --no-analysis          do not print the analysis at the end
   -h, --help             show this help
@@ -35,6 +36,7 @@ if (import.meta.main) {
     const { values } = parseFlags(Deno.args, {
       ...CONFIG_FLAGS,
       story: { type: "string" },
+      resume: { type: "string" },
       pull: { type: "boolean" },
       "no-analysis": { type: "boolean" },
     }, "deno task chat");
@@ -47,6 +49,7 @@ if (import.meta.main) {
     return await runChat({
       config,
       ...(values.story ? { storyFile: values.story as string } : {}),
+      ...(values.resume ? { resume: values.resume as string } : {}),
       pull: values.pull === true,
       analysis: values["no-analysis"] !== true,
       signal,

@@ -7,12 +7,13 @@
  */
 import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
 import { runEntrypoint } from "./lib/entrypoint.ts";
-import { usageError } from "./lib/dialogue_error.ts";
+import { DialogueError, ErrorCode, usageError } from "./lib/dialogue_error.ts";
+import { recordFailureWhenBack } from "./lib/redis_outage.ts";
 import { isValidConversationId } from "./lib/keys.ts";
 import { log, setupLogging } from "./lib/logger.ts";
 import { ollamaBackendFor } from "./lib/ollama_backend.ts";
 import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
-import { runConversation } from "./lib/conversation_runner.ts";
+import { resumeConversation, runConversation } from "./lib/conversation_runner.ts";
 import { readScenarioFile } from "./lib/scenario_writer.ts";
 
 /** `deno task manager --help`. */
@@ -26,6 +27,8 @@ Creates a conversation, writes its story and personas with the manager model
 Options:
   --conversation ID      use this conversation id (default: a new one)
   --story FILE           story and personas from a JSON file instead of the model
+  --resume ID            continue an interrupted conversation, or one whose
+                         manager died, from its state in Redis
   -h, --help             show this help
 
 ${CONFIG_FLAGS_HELP}`;
@@ -36,35 +39,65 @@ if (import.meta.main) {
       ...CONFIG_FLAGS,
       conversation: { type: "string" },
       story: { type: "string" },
+      resume: { type: "string" },
     }, "deno task manager");
     if (values.help) {
       console.log(MANAGER_HELP);
       return 0;
     }
-    const id = values.conversation as string | undefined;
+    const resume = values.resume as string | undefined;
+    const id = (values.conversation as string | undefined) ?? resume;
     if (id !== undefined && !isValidConversationId(id)) {
       throw usageError(
-        `Invalid --conversation ${
+        `Invalid conversation id ${
           JSON.stringify(id)
         }: use letters, digits, '-', '_' or '.' (at most 128)`,
       );
+    }
+    if (resume && values.story) {
+      throw usageError("--resume continues a run with its own story: drop --story");
     }
     const config = await configFromFlags(values);
     await setupLogging(config.logging, "manager");
     const scenario = values.story ? await readScenarioFile(values.story as string) : undefined;
     const redis = await connectRedis(config.redis, { name: "manager" });
+    let created = resume ?? id;
     const blocking = await connectRedis(config.redis, { name: "manager-reader", blocking: true });
     try {
-      const meta = await runConversation({
+      const common = {
         config,
         redis,
         blocking,
         backend: ollamaBackendFor(config.ollama, config.manager.host ?? config.ollama.host),
-        ...(id ? { conversationId: id } : {}),
-        ...(scenario ? { scenario } : {}),
         signal,
-        onCreated: (created) => log("manager").info("Conversation {id} created", { id: created }),
-      });
+      };
+      let meta;
+      try {
+        meta = resume
+          ? await resumeConversation({ ...common, conversationId: resume })
+          : await runConversation({
+            ...common,
+            ...(id ? { conversationId: id } : {}),
+            ...(scenario ? { scenario } : {}),
+            onCreated: (newId) => {
+              created = newId;
+              log("manager").info("Conversation {id} created", { id: newId });
+            },
+          });
+      } catch (error) {
+        if (
+          !(error instanceof DialogueError) || error.code !== ErrorCode.RedisUnavailable || !created
+        ) {
+          throw error;
+        }
+        // Say why now, then try to leave the reason in Redis once it is back.
+        console.error(`manager: ${error.message}`);
+        const waitMs = config.redis.max_unavailable_seconds * 1000;
+        if (await recordFailureWhenBack(config.redis, created, error.message, waitMs)) {
+          console.error(`manager: recorded conversation ${created} as failed`);
+        }
+        return 1;
+      }
       if (meta.status === "failed") {
         console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
         return 1;

@@ -70,7 +70,10 @@ if (import.meta.main) {
           "No conversations in Redis yet: start one with 'deno task chat' (or check --redis-url)",
         );
       }
-      await watchConversation(redis, id, new TerminalRenderer(), { signal });
+      await watchConversation(redis, id, new TerminalRenderer(), {
+        signal,
+        redisConfig: config.redis,
+      });
       return 0;
     } finally {
       await closeRedis(redis);

@@ -26,6 +26,8 @@ import { buildAgentChat } from "./agent_chat.ts";
 import { JsonFieldStream } from "./json_field_stream.ts";
 import { log } from "./logger.ts";
 import { type StreamEntry, StreamQueue } from "./stream_queue.ts";
+import { OutageGuard } from "./redis_outage.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
 import { z } from "zod";
 
 /** Inputs of {@linkcode runAgent}. */
@@ -44,9 +46,6 @@ export interface RunAgentOptions {
   signal: AbortSignal;
 }
 
-/** How often a request being worked on is touched (well under the claim timeout). */
-const HEARTBEAT_MS = 5_000;
-
 /** JSON schema of the structured reply, sent as Ollama's `format`. */
 export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
 
@@ -56,10 +55,12 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
   const keys = conversationKeys(id);
   const store = new ConversationStore(redis);
   await store.waitFor(id, { signal });
+  const claimIdleMs = options.config.conversation.claim_idle_seconds * 1000;
   const queue = new StreamQueue(redis, options.blocking, {
     group: AGENT_GROUP,
     consumer: consumerName(`agent-${agent}`),
     deadLetter: keys.deadLetter,
+    claimIdleMs,
   });
   await queue.ensureGroup([keys.requests(agent)]);
   const current = { controller: undefined as AbortController | undefined };
@@ -67,22 +68,32 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
   options.subscriber.on("message", (_channel: string, message: string) => {
     if (message === CONTROL_CANCEL) current.controller?.abort();
   });
+  const guard = new OutageGuard(options.config.redis, [redis, options.blocking], {
+    onRecover: () => queue.recover(),
+    signal,
+  });
   let turns = 0;
-  while (!signal.aborted) {
+  const step = async (): Promise<boolean> => {
     const meta = await store.require(id);
-    if (FINISHED_STATUSES.includes(meta.status)) break;
+    if (FINISHED_STATUSES.includes(meta.status)) return false;
     let entries: StreamEntry[];
     try {
       entries = await queue.read([keys.requests(agent)], { count: 1, blockMs: 1000 });
     } catch (error) {
-      if (signal.aborted) break;
+      if (signal.aborted) return false;
       throw error;
     }
     for (const entry of entries) {
       current.controller = new AbortController();
-      if (await _serve(options, store, queue, entry, current.controller.signal)) turns++;
+      const served = await _serve(options, store, queue, entry, {
+        cancel: current.controller.signal,
+        heartbeatMs: claimIdleMs / 3,
+      });
+      if (served) turns++;
     }
-  }
+    return true;
+  };
+  while (!signal.aborted && await guard.run(step));
   return { turns };
 }
 
@@ -92,7 +103,7 @@ async function _serve(
   store: ConversationStore,
   queue: StreamQueue,
   entry: StreamEntry,
-  cancel: AbortSignal,
+  { cancel, heartbeatMs }: { cancel: AbortSignal; heartbeatMs: number },
 ): Promise<boolean> {
   const { redis, agent, conversationId: id } = options;
   const keys = conversationKeys(id);
@@ -108,7 +119,7 @@ async function _serve(
   const live = _liveChain(redis, id);
   live.publish({ type: "turn_start", seq, agent, model, at: Date.now() });
   // Keep the request visibly alive so no other agent claims it mid-generation.
-  const heartbeat = setInterval(() => queue.touch(entry).catch(() => {}), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => queue.touch(entry).catch(() => {}), heartbeatMs);
   let outcome: Outcome;
   try {
     outcome = await _generate(options, meta, entry.message, {
@@ -231,7 +242,7 @@ async function _generate(
       }
       problem = error.message;
       hooks.onRetry(`${problem}; retrying`);
-      await _sleep(Math.min(500 * 2 ** (attempt - 1), 8000) * (0.5 + Math.random()), signal);
+      await sleep(backoffDelay(attempt), signal);
       continue;
     }
     const reply = parseReply(result, json);
@@ -327,16 +338,4 @@ function _liveChain(redis: Redis, id: string) {
     },
     done: () => chain,
   };
-}
-
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

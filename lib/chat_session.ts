@@ -26,6 +26,8 @@ export interface ChatOptions {
   config: Config;
   /** Story and personas file passed to the manager. */
   storyFile?: string;
+  /** Continue this interrupted conversation instead of starting one. */
+  resume?: string;
   /** Download missing models. @default false */
   pull?: boolean;
   /** Print the analysis at the end. @default true */
@@ -51,25 +53,24 @@ export async function runChat(options: ChatOptions): Promise<number> {
   try {
     redis = await connectRedis(config.redis, { name: "chat" });
     await _checkModels(config, options);
-    const id = newConversationId();
+    const id = options.resume ?? newConversationId();
     // Children's info lines would break up the live view: they log warnings
     // and errors only, unless the user asked for debug output.
     const childLogging = config.logging.level === "info"
       ? { ...config.logging, level: "warning" as const }
       : config.logging;
     const env = { [INHERITED_CONFIG_VAR]: JSON.stringify({ ...config, logging: childLogging }) };
-    const story = options.storyFile ? ["--story", options.storyFile] : [];
-    children.push({
-      role: "manager",
-      process: spawnRole("manager", { args: ["--conversation", id, ...story], env }),
-    });
+    const managerArgs = options.resume
+      ? ["--resume", id]
+      : ["--conversation", id, ...(options.storyFile ? ["--story", options.storyFile] : [])];
+    children.push({ role: "manager", process: spawnRole("manager", { args: managerArgs, env }) });
     for (const agent of ["1", "2"]) {
       children.push({
         role: `agent ${agent}`,
         process: spawnRole("agent", { args: ["--id", agent, "--conversation", id], env }),
       });
     }
-    const meta = await _watch(redis, id, children, options);
+    const meta = await _watch(redis, id, children, { ...options, config });
     await _reap(children.map((c) => c.process));
     if (options.analysis ?? true) {
       const report = analyzeRun(await new ConversationStore(redis).transcript(id));
@@ -107,7 +108,9 @@ async function _checkModels(config: Config, options: ChatOptions): Promise<void>
   const wanted = new Map<string, Set<string>>();
   const add = (host: string, model: string) =>
     wanted.set(host, (wanted.get(host) ?? new Set()).add(model));
-  if (!options.storyFile) add(config.manager.host ?? config.ollama.host, config.manager.model);
+  if (!options.storyFile && !options.resume) {
+    add(config.manager.host ?? config.ollama.host, config.manager.model);
+  }
   for (const agent of [1, 2] as const) add(agentHost(config, agent), agentModel(config, agent));
   for (const [host, models] of wanted) {
     const backend = ollamaBackendFor(config.ollama, host);
@@ -154,6 +157,7 @@ async function _watch(
   try {
     return await watchConversation(redis, id, options.renderer ?? new TerminalRenderer(), {
       signal: watchStop.signal,
+      redisConfig: options.config.redis,
     });
   } finally {
     options.signal.removeEventListener("abort", onAbort);

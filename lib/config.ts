@@ -70,6 +70,13 @@ export const Config = z.strictObject({
     history_messages: z.number().int().positive().default(40),
     /** Character budget for that history; the oldest turns go first. */
     history_chars: z.number().int().positive().default(24_000),
+    /** What a detected loop (the agents repeating each other) does: nothing, a notice, or end the run. */
+    loop_action: z.enum(["off", "warn", "stop"]).default("stop"),
+    /**
+     * A request or response left unacknowledged this long by a process that
+     * stopped is taken over by another process serving the same role.
+     */
+    claim_idle_seconds: z.number().positive().max(3600).default(30),
     /** Longest reply in tokens (Ollama `num_predict`). */
     max_reply_tokens: z.number().int().positive().default(400),
   }).prefault({}),

@@ -1,7 +1,8 @@
 /**
  * The manager's side of a run: set up the conversation, route every
  * response to the other agent as its next request, and stop at the turn
- * limit, the deadline, an error or a signal, recording why.
+ * limit, the deadline, a loop, an error or a signal, recording why. A run
+ * whose manager died or was stopped can be resumed from its state in Redis.
  *
  * @module
  */
@@ -10,7 +11,8 @@ import { agentModel, type Config, redactConfig } from "./config.ts";
 import { type ConversationMeta, FINISHED_STATUSES, type StopReason } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
 import { agentForTurn, type DialogMessage, MessageMetadata } from "./dialog_message.ts";
-import { DialogueError } from "./dialogue_error.ts";
+import { DialogueError, ErrorCode } from "./dialogue_error.ts";
+import { detectLoop } from "./dialogue_metrics.ts";
 import {
   AGENT_GROUP,
   consumerName,
@@ -21,6 +23,7 @@ import {
 import type { LlmBackend } from "./llm_backend.ts";
 import { publishLive } from "./live_feed.ts";
 import { log } from "./logger.ts";
+import { OutageGuard } from "./redis_outage.ts";
 import { writeScenario } from "./scenario_writer.ts";
 import type { Scenario } from "./story.ts";
 import { type StreamEntry, StreamQueue } from "./stream_queue.ts";
@@ -44,12 +47,15 @@ export interface RunConversationOptions {
   onCreated?: (id: string) => void;
 }
 
-const CONTROL_CANCEL = "cancel";
+/** Sent on the control channel when a run ends, so agents drop their generation. */
+export const CONTROL_CANCEL = "cancel";
+
+type FinalStatus = "completed" | "failed" | "interrupted";
 
 /**
  * Runs one conversation to its end and returns its final metadata.
  * A failure inside the run is recorded (status `failed`) and returned, not
- * thrown; only Redis being unusable throws.
+ * thrown; only Redis staying unusable throws.
  */
 export async function runConversation(
   options: RunConversationOptions,
@@ -57,7 +63,12 @@ export async function runConversation(
   const { config, redis } = options;
   const store = new ConversationStore(redis);
   const id = options.conversationId ?? newConversationId();
-  const keys = conversationKeys(id);
+  if (await store.get(id)) {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Conversation ${id} exists already: continue it with --resume ${id}, or choose another id`,
+    );
+  }
   await store.create({
     id,
     status: "pending",
@@ -73,32 +84,7 @@ export async function runConversation(
     config: redactConfig(config),
   });
   options.onCreated?.(id);
-  const finish = async (
-    status: "completed" | "failed" | "interrupted",
-    reason: StopReason,
-    detail?: string,
-  ) => {
-    if (await store.finish(id, status, reason, detail)) {
-      const meta = await store.require(id);
-      await publishLive(redis, id, {
-        type: "status",
-        status,
-        stop_reason: reason,
-        turns: meta.turns,
-        ...(detail ? { detail: detail.slice(0, 4000) } : {}),
-      });
-      await redis.publish(keys.control, CONTROL_CANCEL);
-      if (config.retention.seconds) {
-        await store.expire(id, config.retention.seconds);
-      }
-      log("manager").info("Conversation {id} ended: {status} ({reason})", {
-        id,
-        status,
-        reason,
-      });
-    }
-    return await store.require(id);
-  };
+  const run = new _Run(options, id);
 
   let scenario: Scenario;
   try {
@@ -113,124 +99,240 @@ export async function runConversation(
       signal: options.signal,
     });
   } catch (error) {
-    if (options.signal.aborted) {
-      return await finish("interrupted", "interrupted");
-    }
+    if (options.signal.aborted) return await run.finish("interrupted", "interrupted");
     if (!(error instanceof DialogueError)) throw error;
-    return await finish("failed", "error", error.message);
+    return await run.finish("failed", "error", error.message);
   }
-
-  const queue = new StreamQueue(redis, options.blocking, {
-    group: MANAGER_GROUP,
-    consumer: consumerName("manager"),
-    deadLetter: keys.deadLetter,
-  });
-  await queue.ensureGroup([keys.responses(1), keys.responses(2)]);
-  await new StreamQueue(redis, options.blocking, {
-    group: AGENT_GROUP,
-    consumer: "setup",
-    deadLetter: keys.deadLetter,
-  }).ensureGroup([keys.requests(1), keys.requests(2)]);
-
+  await run.ensureGroups();
   const startedAt = Date.now();
-  const deadline = startedAt + config.conversation.duration_seconds * 1000;
   await store.update(id, {
     scenario,
     status: "running",
     started_at: startedAt,
-    deadline,
+    deadline: startedAt + config.conversation.duration_seconds * 1000,
   });
   await publishLive(redis, id, { type: "status", status: "running", turns: 0 });
-  await _route(queue, keys, id, 1, scenario.story.initial_situation);
-
-  return await _routeUntilDone({
-    ...options,
-    id,
-    deadline,
-    queue,
-    store,
-    finish,
-  });
+  await run.route(1, scenario.story.initial_situation);
+  return await run.loop();
 }
 
-interface LoopState extends RunConversationOptions {
-  id: string;
-  deadline: number;
-  queue: StreamQueue;
-  store: ConversationStore;
-  finish: (
-    status: "completed" | "failed" | "interrupted",
+/**
+ * Continues a conversation from its state in Redis: its turn count, its
+ * routed requests and the responses still unacknowledged. An interrupted run
+ * gets back the time it had left; a run whose manager died keeps its deadline.
+ *
+ * @throws {DialogueError} `not_found` for an unknown id, `usage` when the run
+ * completed or failed, or never got its scenario.
+ */
+export async function resumeConversation(
+  options: Omit<RunConversationOptions, "conversationId" | "scenario" | "onCreated"> & {
+    conversationId: string;
+  },
+): Promise<ConversationMeta> {
+  const id = options.conversationId;
+  const store = new ConversationStore(options.redis);
+  const meta = await store.require(id);
+  if (meta.status === "completed" || meta.status === "failed") {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot resume conversation ${id} as it is ${meta.status} (${
+        meta.stop_reason ?? "no reason"
+      }): start a new run`,
+    );
+  }
+  if (!meta.scenario || meta.deadline === undefined) {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot resume conversation ${id} as it never started (no scenario yet): start a new run`,
+    );
+  }
+  const deadline = meta.status === "interrupted" && meta.ended_at
+    ? Date.now() + Math.max(0, meta.deadline - meta.ended_at)
+    : meta.deadline;
+  await options.redis.hdel(conversationKeys(id).meta, "ended_at", "stop_reason", "error");
+  await store.update(id, { status: "running", deadline });
+  await publishLive(options.redis, id, { type: "status", status: "running", turns: meta.turns });
+  log("manager").info("Resuming conversation {id} at turn {turns}", { id, turns: meta.turns });
+  const run = new _Run(options, id);
+  await run.ensureGroups();
+  // The first request is routed once; this is a no-op unless the manager
+  // died before routing it.
+  await run.route(1, meta.scenario.story.initial_situation);
+  return await run.loop({ claimAllPending: true });
+}
+
+/** One run's routing state and helpers. */
+class _Run {
+  readonly #options: RunConversationOptions;
+  readonly #id: string;
+  readonly #store: ConversationStore;
+  readonly #keys: ReturnType<typeof conversationKeys>;
+  readonly #queue: StreamQueue;
+  readonly #guard: OutageGuard;
+  #loopWarned = false;
+  #texts: string[] = [];
+
+  constructor(options: RunConversationOptions, id: string) {
+    this.#options = options;
+    this.#id = id;
+    this.#store = new ConversationStore(options.redis);
+    this.#keys = conversationKeys(id);
+    this.#queue = new StreamQueue(options.redis, options.blocking, {
+      group: MANAGER_GROUP,
+      consumer: consumerName("manager"),
+      deadLetter: this.#keys.deadLetter,
+      claimIdleMs: options.config.conversation.claim_idle_seconds * 1000,
+    });
+    this.#guard = new OutageGuard(options.config.redis, [options.redis, options.blocking], {
+      onRecover: () => this.#queue.recover(),
+      signal: options.signal,
+    });
+  }
+
+  async ensureGroups(): Promise<void> {
+    const { redis, blocking } = this.#options;
+    await this.#queue.ensureGroup([this.#keys.responses(1), this.#keys.responses(2)]);
+    await new StreamQueue(redis, blocking, {
+      group: AGENT_GROUP,
+      consumer: "setup",
+      deadLetter: this.#keys.deadLetter,
+    }).ensureGroup([this.#keys.requests(1), this.#keys.requests(2)]);
+  }
+
+  /** Records the end of the run unless it has ended already; returns the final metadata. */
+  async finish(
+    status: FinalStatus,
     reason: StopReason,
     detail?: string,
-  ) => Promise<ConversationMeta>;
-}
+  ): Promise<ConversationMeta> {
+    const { redis, config } = this.#options;
+    const id = this.#id;
+    if (await this.#store.finish(id, status, reason, detail)) {
+      const meta = await this.#store.require(id);
+      await publishLive(redis, id, {
+        type: "status",
+        status,
+        stop_reason: reason,
+        turns: meta.turns,
+        ...(detail ? { detail: detail.slice(0, 4000) } : {}),
+      });
+      await redis.publish(this.#keys.control, CONTROL_CANCEL);
+      if (config.retention.seconds) await this.#store.expire(id, config.retention.seconds);
+      log("manager").info("Conversation {id} ended: {status} ({reason})", { id, status, reason });
+    }
+    return await this.#store.require(id);
+  }
 
-async function _routeUntilDone(state: LoopState): Promise<ConversationMeta> {
-  const { id, queue, store, finish, config, signal } = state;
-  const keys = conversationKeys(id);
-  let turns = 0;
-  while (true) {
-    if (signal.aborted) return await finish("interrupted", "interrupted");
-    const remaining = state.deadline - Date.now();
-    if (remaining <= 0) return await finish("completed", "duration");
-    const meta = await store.require(id);
+  /** Writes the request for turn `seq` (once, even if routed again after a crash). */
+  async route(seq: number, content: string): Promise<void> {
+    const agent = agentForTurn(seq);
+    const message: DialogMessage = {
+      queue_timestamp: Date.now(),
+      message_id: crypto.randomUUID(),
+      role: "user",
+      content,
+      metadata: MessageMetadata.parse({
+        conversation_id: this.#id,
+        sequence_number: seq,
+        agent_id: agent,
+      }),
+    };
+    await this.#queue.addOnce(this.#keys.requests(agent), message, {
+      key: this.#keys.routed,
+      field: String(seq),
+    });
+  }
+
+  /** Routes responses until the run ends. */
+  async loop(options: { claimAllPending?: boolean } = {}): Promise<ConversationMeta> {
+    const { signal } = this.#options;
+    if (options.claimAllPending) {
+      // Resuming: the previous manager is gone, its pending responses are ours.
+      await this.#queue.claimAll([this.#keys.responses(1), this.#keys.responses(2)]);
+    }
+    while (true) {
+      const ended = await this.#guard.run(() => this.#step());
+      if (ended) return ended;
+      if (signal.aborted) return await this.finish("interrupted", "interrupted");
+    }
+  }
+
+  /** One read-and-route step; the final metadata once the run has ended. */
+  async #step(): Promise<ConversationMeta | undefined> {
+    const { signal } = this.#options;
+    if (signal.aborted) return await this.finish("interrupted", "interrupted");
+    const meta = await this.#store.require(this.#id);
     if (FINISHED_STATUSES.includes(meta.status)) return meta;
+    const remaining = (meta.deadline ?? Date.now()) - Date.now();
+    if (remaining <= 0) return await this.finish("completed", "duration");
     let entries: StreamEntry[];
     try {
-      entries = await queue.read([keys.responses(1), keys.responses(2)], {
+      entries = await this.#queue.read([this.#keys.responses(1), this.#keys.responses(2)], {
         blockMs: Math.min(1000, remaining),
       });
     } catch (error) {
-      if (signal.aborted) continue;
+      if (signal.aborted) return await this.finish("interrupted", "interrupted");
       throw error;
     }
-    for (const entry of entries) {
+    let turns = meta.turns;
+    for (const entry of entries.sort(_bySeq)) {
       const seq = entry.message.metadata.sequence_number;
-      if (seq <= turns) {
-        await queue.ack(entry);
-        continue;
+      // Re-processing a response is safe: routing is idempotent per turn.
+      turns = Math.max(turns, seq);
+      await this.#store.update(this.#id, { turns });
+      const stop = await this.#stopReason(seq, entry.message.content, meta);
+      if (stop) {
+        await this.#queue.ack(entry);
+        return await this.finish("completed", stop);
       }
-      turns = seq;
-      await store.update(id, { turns });
-      if (seq >= config.conversation.max_turns) {
-        await queue.ack(entry);
-        return await finish("completed", "max_turns");
-      }
-      if (Date.now() >= state.deadline) {
-        await queue.ack(entry);
-        return await finish("completed", "duration");
-      }
-      await _route(queue, keys, id, seq + 1, entry.message.content);
-      await queue.ack(entry);
+      await this.route(seq + 1, entry.message.content);
+      await this.#queue.ack(entry);
     }
+    return undefined;
+  }
+
+  /** Reply texts of turns 1..seq: appended as they come, read from Redis after a gap (resume). */
+  async #textsUpTo(seq: number, latest: string): Promise<string[]> {
+    if (this.#texts.length === seq - 1) this.#texts.push(latest);
+    else if (this.#texts.length < seq) {
+      const { responses } = await this.#store.transcript(this.#id);
+      this.#texts = responses.map((r) => r.content);
+    }
+    return this.#texts.slice(0, seq);
+  }
+
+  /** Why the run must stop after turn `seq`, if it must. */
+  async #stopReason(
+    seq: number,
+    latest: string,
+    meta: ConversationMeta,
+  ): Promise<StopReason | undefined> {
+    const { config } = this.#options;
+    // The limits stored with the run win: a resumed run keeps its own.
+    if (seq >= meta.max_turns) return "max_turns";
+    if (meta.deadline !== undefined && Date.now() >= meta.deadline) return "duration";
+    if (config.conversation.loop_action === "off") return undefined;
+    const loop = detectLoop(await this.#textsUpTo(seq, latest));
+    if (!loop.detected) return undefined;
+    if (config.conversation.loop_action === "stop") {
+      log("manager").info("Loop detected from turn {turn}: {evidence}", {
+        turn: loop.from_turn,
+        evidence: loop.evidence,
+      });
+      return "loop";
+    }
+    if (!this.#loopWarned) {
+      this.#loopWarned = true;
+      await publishLive(this.#options.redis, this.#id, {
+        type: "notice",
+        text: `The agents are repeating each other${loop.evidence ? `: ${loop.evidence}` : ""}`,
+        ...(loop.from_turn ? { turn: loop.from_turn } : {}),
+      });
+    }
+    return undefined;
   }
 }
 
-/** Writes the request for turn `seq` (once, even if routed again after a crash). */
-async function _route(
-  queue: StreamQueue,
-  keys: ReturnType<typeof conversationKeys>,
-  conversationId: string,
-  seq: number,
-  content: string,
-): Promise<void> {
-  const agent = agentForTurn(seq);
-  const message: DialogMessage = {
-    queue_timestamp: Date.now(),
-    message_id: crypto.randomUUID(),
-    role: "user",
-    content,
-    metadata: MessageMetadata.parse({
-      conversation_id: conversationId,
-      sequence_number: seq,
-      agent_id: agent,
-    }),
-  };
-  await queue.addOnce(keys.requests(agent), message, {
-    key: keys.routed,
-    field: String(seq),
-  });
+function _bySeq(a: StreamEntry, b: StreamEntry): number {
+  return a.message.metadata.sequence_number - b.message.metadata.sequence_number;
 }
-
-/** Sent on the control channel when a run ends, so agents drop their generation. */
-export { CONTROL_CANCEL };

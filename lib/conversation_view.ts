@@ -6,13 +6,16 @@
  * @module
  */
 import type { Redis } from "ioredis";
+import type { Config } from "./config.ts";
 import { type ConversationMeta, FINISHED_STATUSES } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
 import { agentForTurn, type AgentId, type DialogMessage } from "./dialog_message.ts";
 import { conversationKeys } from "./keys.ts";
 import { readLive } from "./live_feed.ts";
-import { decodeEntry } from "./stream_queue.ts";
+import type { LiveEvent } from "./live_event.ts";
+import { OutageGuard } from "./redis_outage.ts";
 import { analyzeRun } from "./run_analysis.ts";
+import { decodeEntry } from "./stream_queue.ts";
 import { speakerName, type TerminalRenderer } from "./terminal_renderer.ts";
 
 /** Options of {@linkcode watchConversation}. */
@@ -21,6 +24,8 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** How long to wait for the conversation to appear. @default 30000 */
   appearTimeoutMs?: number;
+  /** Rides out Redis outages up to `max_unavailable_seconds`. */
+  redisConfig?: Config["redis"];
 }
 
 /**
@@ -36,55 +41,20 @@ export async function watchConversation(
 ): Promise<ConversationMeta> {
   const store = new ConversationStore(redis);
   const signal = options.signal ?? new AbortController().signal;
-  let meta = await _waitForScenario(store, id, options.appearTimeoutMs ?? 30_000, signal);
-  renderer.header(meta);
-  const shown = new Set<number>();
-  const started = new Set<number>();
-  const show = (message: DialogMessage) => {
-    const seq = message.metadata.sequence_number;
-    if (shown.has(seq)) return;
-    shown.add(seq);
-    renderer.turnEnd(message, speakerName(meta, _agentOf(message)));
-    renderer.statusLine(_statusOf(meta, seq));
-  };
-  for (const message of (await store.transcript(id)).responses) show(message);
-
-  let cursor = "0";
+  const view = new _View(redis, id, renderer, store);
+  view.meta = await _waitForScenario(store, id, options.appearTimeoutMs ?? 30_000, signal);
+  renderer.header(view.meta);
+  for (const message of (await store.transcript(id)).responses) view.show(message);
+  const guard = options.redisConfig
+    ? new OutageGuard(options.redisConfig, [redis], { signal })
+    : undefined;
   while (!signal.aborted) {
-    const entries = await readLive(redis, id, cursor, 1000);
-    for (const { id: entryId, event } of entries) {
-      cursor = entryId;
-      if (!event) continue;
-      if (event.type === "status") {
-        meta = await store.require(id);
-        continue;
-      }
-      if (shown.has(event.seq)) continue;
-      const speaker = speakerName(meta, event.agent);
-      if (event.type === "turn_start" || (event.type === "token" && !started.has(event.seq))) {
-        if (!started.has(event.seq)) {
-          started.add(event.seq);
-          const model = event.type === "turn_start" ? event.model : _model(meta, event.agent);
-          renderer.turnStart(event.seq, event.agent, speaker, model);
-        }
-      }
-      if (event.type === "token") renderer.token(event.seq, event.text);
-      else if (event.type === "turn_abandoned") {
-        renderer.abandoned(event.seq, event.reason);
-        started.delete(event.seq);
-      } else if (event.type === "turn_end") {
-        const message = await _response(redis, id, event.agent, event.message_id);
-        if (message) show(message);
-      }
-    }
-    if (entries.length === 0 || FINISHED_STATUSES.includes(meta.status)) {
-      meta = await store.require(id);
-      if (FINISHED_STATUSES.includes(meta.status) && entries.length === 0) break;
-    }
+    const step = () => view.step();
+    if (!(guard ? await guard.run(step) : await step())) break;
   }
   // Responses that landed without live events (e.g. a trimmed live stream).
   const transcript = await store.transcript(id);
-  for (const message of transcript.responses) show(message);
+  for (const message of transcript.responses) view.show(message);
   const { overall, conversation } = analyzeRun(transcript);
   renderer.footer(transcript.meta, {
     turns: overall.turns,
@@ -93,6 +63,80 @@ export async function watchConversation(
     durationMs: conversation.duration_ms ?? 0,
   });
   return transcript.meta;
+}
+
+/** What one watcher has shown so far. */
+class _View {
+  meta!: ConversationMeta;
+  readonly #redis: Redis;
+  readonly #id: string;
+  readonly #renderer: TerminalRenderer;
+  readonly #store: ConversationStore;
+  readonly #shown = new Set<number>();
+  readonly #started = new Set<number>();
+  #cursor = "0";
+
+  constructor(redis: Redis, id: string, renderer: TerminalRenderer, store: ConversationStore) {
+    this.#redis = redis;
+    this.#id = id;
+    this.#renderer = renderer;
+    this.#store = store;
+  }
+
+  /** Shows a finished message once, with its figures and the status line. */
+  show(message: DialogMessage): void {
+    const seq = message.metadata.sequence_number;
+    if (this.#shown.has(seq)) return;
+    this.#shown.add(seq);
+    const agent = message.metadata.agent_id ?? agentForTurn(seq);
+    this.#renderer.turnEnd(message, speakerName(this.meta, agent));
+    this.#renderer.statusLine(_statusOf(this.meta, seq));
+  }
+
+  /** Reads and shows the next live events; false once the run has ended. */
+  async step(): Promise<boolean> {
+    const entries = await readLive(this.#redis, this.#id, this.#cursor, 1000);
+    for (const { id: entryId, event } of entries) {
+      this.#cursor = entryId;
+      if (event) await this.#apply(event);
+    }
+    if (entries.length === 0 || FINISHED_STATUSES.includes(this.meta.status)) {
+      this.meta = await this.#store.require(this.#id);
+      if (FINISHED_STATUSES.includes(this.meta.status) && entries.length === 0) return false;
+    }
+    return true;
+  }
+
+  async #apply(event: LiveEvent): Promise<void> {
+    if (event.type === "status") {
+      this.meta = await this.#store.require(this.#id);
+      return;
+    }
+    if (event.type === "notice") {
+      this.#renderer.notice(event.text);
+      return;
+    }
+    if (this.#shown.has(event.seq)) return;
+    const speaker = speakerName(this.meta, event.agent);
+    if (event.type === "turn_start" && this.#started.has(event.seq)) {
+      // Another agent process took the turn over (the first one stopped).
+      this.#renderer.abandoned(event.seq, "taken over by another agent process");
+      this.#started.delete(event.seq);
+    }
+    if ((event.type === "turn_start" || event.type === "token") && !this.#started.has(event.seq)) {
+      this.#started.add(event.seq);
+      const model = event.type === "turn_start" ? event.model : _model(this.meta, event.agent);
+      this.#renderer.turnStart(event.seq, event.agent, speaker, model);
+    }
+    if (event.type === "token") this.#renderer.token(event.seq, event.text);
+    else if (event.type === "turn_abandoned") {
+      this.#renderer.abandoned(event.seq, event.reason);
+      this.#started.delete(event.seq);
+    } else if (event.type === "turn_end") {
+      const message = await _response(this.#redis, this.#id, event.agent, event.message_id);
+      if (message) this.show(message);
+    }
+  }
 }
 
 async function _waitForScenario(
@@ -131,21 +175,16 @@ async function _response(
   return undefined;
 }
 
-function _agentOf(message: DialogMessage): AgentId {
-  return message.metadata.agent_id ?? agentForTurn(message.metadata.sequence_number);
-}
-
 function _model(meta: ConversationMeta, agent: AgentId): string {
   return agent === 1 ? meta.models.agent1 : meta.models.agent2;
 }
 
 function _statusOf(meta: ConversationMeta, turn: number) {
   const left = meta.deadline ? Math.max(0, (meta.deadline - Date.now()) / 1000) : undefined;
+  const running = !FINISHED_STATUSES.includes(meta.status);
   return {
     turn,
     maxTurns: meta.max_turns,
-    ...(left !== undefined && !FINISHED_STATUSES.includes(meta.status)
-      ? { secondsLeft: left }
-      : {}),
+    ...(left !== undefined && running ? { secondsLeft: left } : {}),
   };
 }

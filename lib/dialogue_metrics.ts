@@ -1,15 +1,29 @@
 /**
  * Text-only measures of a two-agent dialogue: who talks how much, how varied
  * the wording is, how much of it repeats earlier turns, and whether the agents
- * have fallen into a loop. Pure functions, so the manager can call
- * {@linkcode detectLoop} live and the analyzer can call
+ * have fallen into a loop or gone stale. Pure functions, so the manager can
+ * call {@linkcode detectLoop} and {@linkcode detectStale} live (both are
+ * re-exported here from `loop_detector.ts`) and the analyzer can call
  * {@linkcode computeDialogueMetrics} on a finished run.
  *
  * @module
  */
 import { z } from "zod";
-import { AgentId } from "./dialog_message.ts";
+import type { AgentId } from "./dialog_message.ts";
+import { detectLoop, type DetectStaleOptions, detectStale, LoopResult } from "./loop_detector.ts";
 import { mean, round, stdev } from "./stats.ts";
+import { jaccard, ngrams, overlapShare, tokenize } from "./text_similarity.ts";
+
+// The live detectors and the tokenizer keep their historical import path.
+export {
+  detectLoop,
+  type DetectLoopOptions,
+  detectStale,
+  type DetectStaleOptions,
+  LoopResult,
+  StaleResult,
+} from "./loop_detector.ts";
+export { tokenize } from "./text_similarity.ts";
 
 const share = z.number().min(0).max(1);
 const count = z.number().int().nonnegative();
@@ -20,17 +34,6 @@ const perAgent = <T extends z.ZodType>(schema: T) => z.object({ "1": schema, "2"
 export const Distinct = z.object({ distinct_1: share, distinct_2: share });
 /** Unique n-grams divided by all n-grams. */
 export type Distinct = z.infer<typeof Distinct>;
-
-/** Outcome of {@linkcode detectLoop}. */
-export const LoopResult = z.object({
-  detected: z.boolean(),
-  /** First turn (1-based) of the first looping window. */
-  from_turn: turnNumber.optional(),
-  /** One sentence a person can check against the transcript. */
-  evidence: z.string().optional(),
-});
-/** Outcome of {@linkcode detectLoop}. */
-export type LoopResult = z.infer<typeof LoopResult>;
 
 /**
  * Everything {@linkcode computeDialogueMetrics} reports. Shares are 0..1.
@@ -52,6 +55,9 @@ export const DialogueMetrics = z.object({
     question_rate_by_agent: perAgent(share),
     words_per_turn_mean: z.number().nonnegative(),
     words_per_turn_stdev: z.number().nonnegative(),
+    /** Generated tokens per turn, over the turns that reported any. */
+    tokens_per_turn_mean: z.number().nonnegative(),
+    tokens_per_turn_stdev: z.number().nonnegative(),
   }),
   diversity: z.object({ overall: Distinct, agents: perAgent(Distinct) }),
   repetition: z.object({
@@ -67,6 +73,8 @@ export const DialogueMetrics = z.object({
     near_repeat_turns: z.array(turnNumber),
   }),
   loop: LoopResult,
+  /** See {@linkcode detectStale}. */
+  stale: LoopResult,
 });
 /** Everything {@linkcode computeDialogueMetrics} reports. */
 export type DialogueMetrics = z.infer<typeof DialogueMetrics>;
@@ -81,144 +89,22 @@ export interface DialogueTurn {
   seq?: number;
 }
 
-/** Options for {@linkcode detectLoop}. */
-export interface DetectLoopOptions {
+/** Options for {@linkcode computeDialogueMetrics}. */
+export interface DialogueMetricsOptions {
   /**
-   * How many consecutive echoing turns make a loop. Even values cover both
-   * agents equally.
+   * Consecutive echoing turns that make a loop (see {@linkcode detectLoop}).
    *
    * @default {4}
    */
   window?: number;
+  /** Staleness thresholds (see {@linkcode detectStale}); defaults as there. */
+  stale?: Omit<DetectStaleOptions, "turnNumbers">;
 }
 
 /** A turn repeats when at least this share of its trigrams are old. */
 const REPEAT_SHARE = 0.5;
 /** Word-set Jaccard at or above which two turns are near-exact repeats. */
 const NEAR_REPEAT_JACCARD = 0.8;
-/** Looser thresholds for the loop detector's "echo" test. */
-const ECHO_TRIGRAM_SHARE = 0.5;
-const ECHO_JACCARD = 0.6;
-
-const WORD = /[\p{L}\p{N}]+(?:'[\p{L}\p{N}]+)*/gu;
-
-/**
- * Lower-cased words: runs of Unicode letters and digits, keeping apostrophes
- * inside words ("you're") and treating the typographic ’ as '.
- *
- * @example
- * ```ts
- * import { deepStrictEqual } from "node:assert/strict";
- * import { tokenize } from "./dialogue_metrics.ts";
- * deepStrictEqual(tokenize("You’re welcome — 'thank' you!"), ["you're", "welcome", "thank", "you"]);
- * ```
- */
-export function tokenize(text: string): string[] {
-  return text.toLowerCase().replace(/[\u2018\u2019\u02bc]/g, "'").match(WORD) ??
-    [];
-}
-
-function _ngrams(words: readonly string[], n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + n <= words.length; i++) {
-    out.push(words.slice(i, i + n).join(" "));
-  }
-  return out;
-}
-
-/** Share of `items` already in `seen`; 0 when `items` is empty. */
-function _overlap(items: ReadonlySet<string>, seen: ReadonlySet<string>) {
-  if (items.size === 0) return 0;
-  let hits = 0;
-  for (const item of items) if (seen.has(item)) hits++;
-  return hits / items.size;
-}
-
-/** Jaccard similarity; 0 when both sets are empty (silence is no repeat). */
-function _jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>) {
-  let both = 0;
-  for (const item of a) if (b.has(item)) both++;
-  const union = a.size + b.size - both;
-  return union === 0 ? 0 : both / union;
-}
-
-function _quote(text: string): string {
-  const flat = text.replace(/\s+/g, " ").trim();
-  return JSON.stringify(flat.length > 60 ? `${flat.slice(0, 57)}...` : flat);
-}
-
-/**
- * Detects mutual repetition, such as endless thanks and farewells.
- *
- * Turn i "echoes" when it is a near-repeat of turn i − 2 (the same speaker,
- * as agents alternate) or of turn i − 1 (the other speaker): at least 50 % of
- * its distinct word trigrams occur in that turn, or the Jaccard similarity of
- * the two turns' word sets is at least 0.6. A loop is `window` consecutive
- * echoing turns (default 4, so each agent echoes twice); `from_turn` is the
- * first turn of the first such window, counted from 1. Cheap enough to call
- * after every turn with the messages so far.
- *
- * @throws {RangeError} When `window` is not an integer of at least 2.
- *
- * @example Thanks and farewells
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { detectLoop } from "./dialogue_metrics.ts";
- * const turns = ["Shall we meet at noon?", "Yes, at the old mill.",
- *   "Thank you!", "You're welcome!", "Thank you!", "You're welcome!",
- *   "Thank you!", "You're welcome!"];
- * strictEqual(detectLoop(turns).from_turn, 5);
- * strictEqual(detectLoop(turns.slice(0, 7)).detected, false);
- * ```
- */
-export function detectLoop(
-  messages: readonly string[],
-  options: DetectLoopOptions = {},
-): LoopResult {
-  return _findLoop(messages, _window(options), (i) => i + 1);
-}
-
-function _window({ window = 4 }: DetectLoopOptions): number {
-  if (!Number.isInteger(window) || window < 2) {
-    throw new RangeError(
-      `Cannot detect loops as the window must be an integer of at least 2: current value is ${window}`,
-    );
-  }
-  return window;
-}
-
-/** {@linkcode detectLoop}, reporting turn `i` (0-based) as `label(i)`. */
-function _findLoop(
-  messages: readonly string[],
-  window: number,
-  label: (i: number) => number,
-): LoopResult {
-  const words = messages.map(tokenize);
-  const sets = words.map((w) => new Set(w));
-  const trigrams = words.map((w) => new Set(_ngrams(w, 3)));
-  const echoes = (i: number, j: number): boolean => {
-    const [ti, tj, si, sj] = [trigrams[i], trigrams[j], sets[i], sets[j]];
-    if (!ti || !tj || !si || !sj) return false;
-    return (ti.size > 0 && _overlap(ti, tj) >= ECHO_TRIGRAM_SHARE) ||
-      _jaccard(si, sj) >= ECHO_JACCARD;
-  };
-  const sourceOf = (i: number) => [i - 2, i - 1].find((j) => j >= 0 && echoes(i, j));
-  let run = 0;
-  for (let i = 1; i < messages.length; i++) {
-    run = sourceOf(i) === undefined ? 0 : run + 1;
-    if (run < window) continue;
-    const first = i - window + 1;
-    const source = sourceOf(first) ?? first - 1;
-    return {
-      detected: true,
-      from_turn: label(first),
-      evidence: `turns ${label(first)}-${label(i)} each repeat a recent ` +
-        `turn; turn ${label(first)} ${_quote(messages[first] ?? "")} ` +
-        `repeats turn ${label(source)} ${_quote(messages[source] ?? "")}`,
-    };
-  }
-  return { detected: false };
-}
 
 function _shares(a: number, b: number) {
   const total = a + b;
@@ -229,7 +115,7 @@ function _shares(a: number, b: number) {
 
 function _distinct(turnWords: readonly string[][]): Distinct {
   const ratio = (n: number) => {
-    const grams = turnWords.flatMap((w) => _ngrams(w, n));
+    const grams = turnWords.flatMap((w) => ngrams(w, n));
     return grams.length === 0 ? 0 : round(new Set(grams).size / grams.length, 4);
   };
   return { distinct_1: ratio(1), distinct_2: ratio(2) };
@@ -251,10 +137,10 @@ function _repetition(
   const near: number[] = [];
   let eligible = 0;
   words.forEach((w, i) => {
-    const trigrams = new Set(_ngrams(w, 3));
+    const trigrams = new Set(ngrams(w, 3));
     if (trigrams.size >= 3) {
       eligible++;
-      if (_overlap(trigrams, seenTrigrams) >= REPEAT_SHARE) {
+      if (overlapShare(trigrams, seenTrigrams) >= REPEAT_SHARE) {
         repeating.push(number(i));
       }
     }
@@ -263,7 +149,7 @@ function _repetition(
     if (text !== "" && seenTexts.has(text)) exact.push(number(i));
     seenTexts.add(text);
     const set = sets[i] ?? new Set<string>();
-    if (sets.slice(0, i).some((s) => _jaccard(set, s) >= NEAR_REPEAT_JACCARD)) {
+    if (sets.slice(0, i).some((s) => jaccard(set, s) >= NEAR_REPEAT_JACCARD)) {
       near.push(number(i));
     }
   });
@@ -296,7 +182,7 @@ function _repetition(
  */
 export function computeDialogueMetrics(
   turns: readonly DialogueTurn[],
-  options: DetectLoopOptions = {},
+  options: DialogueMetricsOptions = {},
 ): DialogueMetrics {
   const words = turns.map((t) => tokenize(t.text));
   const number = (i: number) => turns[i]?.seq ?? i + 1;
@@ -311,8 +197,15 @@ export function computeDialogueMetrics(
   const tokenShares = _shares(totalTokens(one), totalTokens(two));
 
   const repetition = _repetition(words, number);
-  const loop = _findLoop(turns.map((t) => t.text), _window(options), number);
+  const texts = turns.map((t) => t.text);
+  const turnNumbers = turns.map((_, i) => number(i));
+  const loop = detectLoop(texts, {
+    turnNumbers,
+    ...(options.window === undefined ? {} : { window: options.window }),
+  });
+  const stale = detectStale(texts, { ...options.stale, turnNumbers });
   const lengths = words.map((w) => w.length);
+  const tokens = turns.map((t) => t.tokens ?? 0).filter((n) => n > 0);
   return {
     turns: turns.length,
     words: lengths.reduce((a, b) => a + b, 0),
@@ -328,6 +221,8 @@ export function computeDialogueMetrics(
       },
       words_per_turn_mean: round(mean(lengths), 4),
       words_per_turn_stdev: round(stdev(lengths), 4),
+      tokens_per_turn_mean: round(mean(tokens), 4),
+      tokens_per_turn_stdev: round(stdev(tokens), 4),
     },
     diversity: {
       overall: _distinct(words),
@@ -335,5 +230,6 @@ export function computeDialogueMetrics(
     },
     repetition,
     loop,
+    stale,
   };
 }

@@ -39,6 +39,11 @@ export const LiveEvent = z.discriminatedUnion("type", [
     reason: z.string().max(2000),
   }),
   z.object({
+    type: z.literal("notice"),
+    text: z.string().max(2000),
+    turn: z.number().int().min(1).optional(),
+  }),
+  z.object({
     type: z.literal("status"),
     status: ConversationStatus,
     stop_reason: StopReason.optional(),

@@ -11,6 +11,7 @@ import type { LlmBackend } from "./llm_backend.ts";
 import { DEFAULT_TEMPLATES, renderTemplate } from "./prompt_template.ts";
 import { Scenario } from "./story.ts";
 import { log } from "./logger.ts";
+import { backoffDelay, sleep } from "./backoff.ts";
 
 /** Options of {@linkcode writeScenario}. */
 export interface WriteScenarioOptions {
@@ -50,14 +51,30 @@ export async function writeScenario(
   const attempts = options.maxAttempts ?? 3;
   let problem = "";
   for (let attempt = 1; attempt <= attempts; attempt++) {
-    const result = await backend.chat({
-      model: options.model,
-      messages: [{ role: "user", content: prompt }],
-      format: SCENARIO_JSON_SCHEMA,
-      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-      ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
-      ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
-    }, options.signal ? { signal: options.signal } : {});
+    let result;
+    try {
+      result = await backend.chat({
+        model: options.model,
+        messages: [{ role: "user", content: prompt }],
+        format: SCENARIO_JSON_SCHEMA,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
+      }, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      // Busy, 5xx, cut or hung: worth another attempt after a pause.
+      const retryable = error instanceof DialogueError &&
+        (error.code === ErrorCode.LlmTransient || error.code === ErrorCode.InvalidOutput);
+      if (!retryable) throw error;
+      problem = error.message;
+      log("manager").warn("Scenario attempt {attempt}/{attempts} failed: {problem}", {
+        attempt,
+        attempts,
+        problem,
+      });
+      await sleep(backoffDelay(attempt), options.signal);
+      continue;
+    }
     const parsed = parseScenarioReply(result.content, result.doneReason);
     if (parsed.ok) return parsed.scenario;
     problem = parsed.problem;

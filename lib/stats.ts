@@ -184,3 +184,41 @@ export function summarize(values: readonly number[]): Summary {
     stdev: stdev(xs),
   };
 }
+
+/**
+ * Least-squares slope of `ys` against `xs` (default: 0, 1, 2, …): how much a
+ * figure grows per step, e.g. prompt tokens per turn. Pairs with a
+ * non-finite member are skipped; 0 when fewer than two points remain or all
+ * x are equal.
+ *
+ * @throws {RangeError} When `xs` is given with a different length than `ys`.
+ *
+ * @example Prompt tokens growing by 50 per turn
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { slope } from "./stats.ts";
+ * strictEqual(slope([100, 150, 200]), 50);
+ * strictEqual(slope([1, 3], [10, 20]), 0.2);
+ * ```
+ */
+export function slope(ys: readonly number[], xs?: readonly number[]): number {
+  if (xs !== undefined && xs.length !== ys.length) {
+    throw new RangeError(
+      `Cannot compute a slope as xs and ys differ in length: current lengths are ${xs.length} and ${ys.length}`,
+    );
+  }
+  const points = ys.flatMap((y, i) => {
+    const x = xs?.[i] ?? i;
+    return Number.isFinite(x) && Number.isFinite(y) ? [[x, y] as const] : [];
+  });
+  if (points.length < 2) return 0;
+  const mx = mean(points.map(([x]) => x));
+  const my = mean(points.map(([, y]) => y));
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}

@@ -174,6 +174,39 @@ export class StreamQueue {
     return (await this.#readGroup(streams, ">", count, blockMs)).entries;
   }
 
+  /** Makes the next {@linkcode read} re-deliver this consumer's unacknowledged entries. */
+  recover(): void {
+    this.#recovered.clear();
+  }
+
+  /**
+   * Takes over every unacknowledged entry of the group on `streams`, however
+   * recently it was delivered — for when the previous consumer is known to be
+   * gone (a resumed manager). The next {@linkcode read} delivers them.
+   */
+  async claimAll(streams: string[]): Promise<number> {
+    let claimed = 0;
+    for (const stream of streams) {
+      let cursor = "0-0";
+      do {
+        const reply = await this.#redis.xautoclaim(
+          stream,
+          this.#opts.group,
+          this.#opts.consumer,
+          0,
+          cursor,
+          "COUNT",
+          100,
+          "JUSTID",
+        ) as [string, string[]];
+        cursor = reply[0];
+        claimed += reply[1].length;
+      } while (cursor !== "0-0");
+    }
+    this.recover();
+    return claimed;
+  }
+
   /**
    * Resets an entry's idle time while it is being worked on, so that
    * {@linkcode read} in other consumers does not claim it as abandoned.

@@ -205,6 +205,11 @@ export class TerminalRenderer {
     return text;
   }
 
+  /** Writes a notice about the run (e.g. a detected loop) as a yellow line. */
+  notice(text: string): void {
+    this.#line(this.#paint.yellow(`  ! ${_clean(text)}`));
+  }
+
   /** Writes the {@linkcode status} text as a dim line of its own. */
   statusLine(line: { turn: number; maxTurns: number; secondsLeft?: number }): void {
     this.#line(this.#paint.dim(`  ${this.status(line)}`));

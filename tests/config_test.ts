@@ -97,6 +97,8 @@ Deno.test("parseConfig({}) fills every section with its documented default", () 
     history_messages: 40,
     history_chars: 24_000,
     max_reply_tokens: 400,
+    loop_action: "stop",
+    claim_idle_seconds: 30,
   });
   assert.deepEqual(config.generation, { temperature: 0.8, num_ctx: 4096 });
   assert.deepEqual(config.prompts, {});

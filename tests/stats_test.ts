@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { max, mean, min, percentile, round, stdev, sum, summarize } from "../lib/stats.ts";
+import { max, mean, min, percentile, round, slope, stdev, sum, summarize } from "../lib/stats.ts";
 
 Deno.test("sum(), mean(), min() and max() give known values", () => {
   assert.equal(sum([1, 2, 3, 4]), 10);
@@ -59,4 +59,16 @@ Deno.test("round() keeps JSON figures short and finite", () => {
   assert.equal(round(Number.NaN), 0);
   assert.equal(round(-0.0001), 0);
   assert.ok(Object.is(round(-0.0001), 0));
+});
+
+Deno.test("slope() is the least-squares growth per step", () => {
+  assert.equal(slope([100, 150, 200]), 50);
+  assert.equal(slope([1, 3], [10, 20]), 0.2);
+  // Noisy growth: the fitted line through (0,1) (1,3) (2,2) (3,6) rises 1.4.
+  assert.equal(round(slope([1, 3, 2, 6]), 4), 1.4);
+  assert.equal(slope([5]), 0);
+  assert.equal(slope([]), 0);
+  assert.equal(slope([1, 2], [3, 3]), 0);
+  assert.equal(slope([1, NaN, 3]), 1);
+  assert.throws(() => slope([1, 2], [1]), RangeError);
 });
