@@ -5,15 +5,11 @@
  * @module
  */
 import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { agentHost } from "./lib/config.ts";
 import { runEntrypoint } from "./lib/entrypoint.ts";
 import { usageError } from "./lib/dialogue_error.ts";
 import { isValidConversationId } from "./lib/keys.ts";
-import { log, setupLogging } from "./lib/logger.ts";
-import { ollamaBackendFor } from "./lib/ollama_backend.ts";
-import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
-import { runAgent } from "./lib/agent_worker.ts";
-import { waitForActiveConversation } from "./lib/conversation_store.ts";
+import { setupLogging } from "./lib/logger.ts";
+import { runAgentProcess } from "./lib/agent_process.ts";
 
 /** `deno task agent --help`. */
 export const AGENT_HELP = `Usage: deno task agent --id 1|2 [options]
@@ -57,33 +53,11 @@ if (import.meta.main) {
     }
     const config = await configFromFlags(values);
     await setupLogging(config.logging, `agent-${agent}`);
-    const redis = await connectRedis(config.redis, { name: `agent-${agent}` });
-    const blocking = await connectRedis(config.redis, {
-      name: `agent-${agent}-reader`,
-      blocking: true,
+    return await runAgentProcess({
+      config,
+      agent,
+      ...(given ? { conversationId: given } : {}),
+      signal,
     });
-    const subscriber = await connectRedis(config.redis, {
-      name: `agent-${agent}-control`,
-      blocking: true,
-    });
-    try {
-      const id = given ?? await waitForActiveConversation(redis, signal);
-      if (!id) return 130;
-      log("agent").info("Agent {agent} serving conversation {id}", { agent, id });
-      const { turns } = await runAgent({
-        config,
-        agent,
-        conversationId: id,
-        redis,
-        blocking,
-        subscriber,
-        backend: ollamaBackendFor(config.ollama, agentHost(config, agent)),
-        signal,
-      });
-      log("agent").info("Agent {agent} done after {turns} turns", { agent, turns });
-      return signal.aborted ? 130 : 0;
-    } finally {
-      await closeRedis(subscriber, blocking, redis);
-    }
   });
 }

@@ -7,13 +7,10 @@
  */
 import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
 import { runEntrypoint } from "./lib/entrypoint.ts";
-import { DialogueError, ErrorCode, usageError } from "./lib/dialogue_error.ts";
-import { recordFailureWhenBack } from "./lib/redis_outage.ts";
+import { usageError } from "./lib/dialogue_error.ts";
+import { setupLogging } from "./lib/logger.ts";
+import { runManagerProcess } from "./lib/manager_process.ts";
 import { isValidConversationId } from "./lib/keys.ts";
-import { log, setupLogging } from "./lib/logger.ts";
-import { ollamaBackendFor } from "./lib/ollama_backend.ts";
-import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
-import { resumeConversation, runConversation } from "./lib/conversation_runner.ts";
 import { readScenarioFile } from "./lib/scenario_writer.ts";
 
 /** `deno task manager --help`. */
@@ -60,51 +57,12 @@ if (import.meta.main) {
     const config = await configFromFlags(values);
     await setupLogging(config.logging, "manager");
     const scenario = values.story ? await readScenarioFile(values.story as string) : undefined;
-    const redis = await connectRedis(config.redis, { name: "manager" });
-    let created = resume ?? id;
-    const blocking = await connectRedis(config.redis, { name: "manager-reader", blocking: true });
-    try {
-      const common = {
-        config,
-        redis,
-        blocking,
-        backend: ollamaBackendFor(config.ollama, config.manager.host ?? config.ollama.host),
-        signal,
-      };
-      let meta;
-      try {
-        meta = resume
-          ? await resumeConversation({ ...common, conversationId: resume })
-          : await runConversation({
-            ...common,
-            ...(id ? { conversationId: id } : {}),
-            ...(scenario ? { scenario } : {}),
-            onCreated: (newId) => {
-              created = newId;
-              log("manager").info("Conversation {id} created", { id: newId });
-            },
-          });
-      } catch (error) {
-        if (
-          !(error instanceof DialogueError) || error.code !== ErrorCode.RedisUnavailable || !created
-        ) {
-          throw error;
-        }
-        // Say why now, then try to leave the reason in Redis once it is back.
-        console.error(`manager: ${error.message}`);
-        const waitMs = config.redis.max_unavailable_seconds * 1000;
-        if (await recordFailureWhenBack(config.redis, created, error.message, waitMs)) {
-          console.error(`manager: recorded conversation ${created} as failed`);
-        }
-        return 1;
-      }
-      if (meta.status === "failed") {
-        console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
-        return 1;
-      }
-      return meta.status === "interrupted" ? 130 : 0;
-    } finally {
-      await closeRedis(blocking, redis);
-    }
+    return await runManagerProcess({
+      config,
+      ...(resume ? { resume } : {}),
+      ...(id ? { conversationId: id } : {}),
+      ...(scenario ? { scenario } : {}),
+      signal,
+    });
   });
 }
