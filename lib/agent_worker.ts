@@ -330,10 +330,15 @@ function _response(
 /** Publishes live events in order without making the token callback wait. */
 function _liveChain(redis: Redis, id: string) {
   let chain = Promise.resolve();
+  let warned = false;
   return {
     publish(event: LiveEvent) {
       chain = chain.then(() => publishLive(redis, id, event)).catch((error) => {
-        log("agent").warn("Cannot publish a live event: {error}", { error: String(error) });
+        // Live events are best effort (the response stream is the record):
+        // say so once per turn, not once per token.
+        if (warned) return;
+        warned = true;
+        log("agent").warn("Cannot publish live events: {error}", { error: String(error) });
       });
     },
     done: () => chain,

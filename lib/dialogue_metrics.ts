@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import type { AgentId } from "./dialog_message.ts";
-import { detectLoop, type DetectStaleOptions, detectStale, LoopResult } from "./loop_detector.ts";
+import { detectLoop, detectStale, type DetectStaleOptions, LoopResult } from "./loop_detector.ts";
 import { mean, round, stdev } from "./stats.ts";
 import { jaccard, ngrams, overlapShare, tokenize } from "./text_similarity.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { type AgentId, agentForTurn, type DialogMessage } from "./dialog_message.ts";
+import { agentForTurn, type AgentId, type DialogMessage } from "./dialog_message.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import type { LlmBackend } from "./llm_backend.ts";
 import type { Scenario } from "./story.ts";
@@ -23,7 +23,8 @@ export const PERSONA_RUBRIC = {
   personality: "behaves as the persona's personality describes",
   goal: "pursues the persona's goal",
   background: "says nothing that contradicts the persona's background",
-  in_character: "stays in character (never mentions being an AI or a model, never speaks for the other character)",
+  in_character:
+    "stays in character (never mentions being an AI or a model, never speaks for the other character)",
 } as const;
 
 const score = z.number().int().min(1).max(5);
@@ -114,7 +115,9 @@ export async function judgePersonas(
   }
   const judge = async (agent: AgentId): Promise<AgentJudgement> => {
     const persona = scenario.personas[agent - 1] ?? scenario.personas[0];
-    const lines = responses.filter((r) => (r.metadata.agent_id ?? agentForTurn(r.metadata.sequence_number)) === agent);
+    const lines = responses.filter((r) =>
+      (r.metadata.agent_id ?? agentForTurn(r.metadata.sequence_number)) === agent
+    );
     const prompt = judgePrompt(scenario, agent, lines, options.maxChars ?? 12_000);
     const attempts = options.maxAttempts ?? 3;
     let problem = "";
@@ -219,7 +222,9 @@ export function parseVerdict(
   content: string,
   doneReason: string,
 ): { ok: true; value: PersonaVerdict } | { ok: false; problem: string } {
-  if (doneReason === "length") return { ok: false, problem: "the reply was cut at the length limit" };
+  if (doneReason === "length") {
+    return { ok: false, problem: "the reply was cut at the length limit" };
+  }
   let json: unknown;
   try {
     json = JSON.parse(content);

@@ -10,7 +10,7 @@
 import { z } from "zod";
 import vader from "vader-sentiment";
 import type { AgentId } from "./dialog_message.ts";
-import { mean, round, slope, Summary, summarize } from "./stats.ts";
+import { mean, round, slope, summarize, Summary } from "./stats.ts";
 
 /** A VADER compound score at or above this is positive (the authors' threshold). */
 export const POSITIVE_THRESHOLD = 0.05;

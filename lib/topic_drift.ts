@@ -201,7 +201,9 @@ async function _embedBatch(input: string[], options: EmbedOptions): Promise<numb
     }
     throw new DialogueError(
       ErrorCode.LlmUnavailable,
-      `Cannot reach ${where} for embeddings as ${(error as Error).message}: start Ollama ('ollama serve') or set OLLAMA_HOST / --ollama-host`,
+      `Cannot reach ${where} for embeddings as ${
+        (error as Error).message
+      }: start Ollama ('ollama serve') or set OLLAMA_HOST / --ollama-host`,
       { cause: error },
     );
   }

@@ -129,20 +129,33 @@ Deno.test("analyzeRun() totals and summarises figures per agent and overall", ()
 
 Deno.test("analyzeRun() keeps one row per turn", () => {
   const a = analyzeRun(transcript());
-  assert.deepEqual(a.per_turn[2], {
+  const { sentiment, previous_similarity, ...row } = a.per_turn[2]!;
+  assert.deepEqual(row, {
     seq: 3,
     agent: 1,
     model: "llama-a",
     tokens: 300,
     prompt_tokens: 50,
     tokens_per_second: 30,
+    prompt_tokens_per_second: 200,
     ttft_ms: 300,
+    load_ms: 5,
     generation_ms: 3000,
     wall_ms: 3900,
     bus_overhead_ms: 300,
+    // Responses are 10 s apart.
+    latency_ms: 10_000,
     words: 6,
     done_reason: "length",
+    self_sentiment: null,
+    // No scenario stored, so nothing to compare with.
+    setting_similarity: null,
   });
+  assert.ok(sentiment >= -1 && sentiment <= 1);
+  assert.ok(previous_similarity !== null && previous_similarity >= 0);
+  assert.equal(a.per_turn[0]?.previous_similarity, null);
+  // Turn 1's latency runs from the start of the run.
+  assert.equal(a.per_turn[0]?.latency_ms, 10_000);
 });
 
 Deno.test("analyzeRun() leaves unreported zeros out of speed summaries", () => {
