@@ -68,7 +68,16 @@ export class ConversationStore {
   async get(id: string): Promise<ConversationMeta | undefined> {
     const raw = await this.#redis.hgetall(conversationKeys(id).meta);
     if (Object.keys(raw).length === 0) return undefined;
-    return ConversationMeta.parse(_decode(raw));
+    let decoded: Record<string, unknown>;
+    try {
+      decoded = _decode(raw);
+    } catch (error) {
+      throw _invalidMeta(id, (error as Error).message);
+    }
+    const result = ConversationMeta.safeParse(decoded);
+    if (result.success) return result.data;
+    const issue = result.error.issues[0]!;
+    throw _invalidMeta(id, `${issue.path.join(".") || "meta"}: ${issue.message}`);
   }
 
   /**
@@ -139,13 +148,21 @@ export class ConversationStore {
     return (await this.ids(1))[0];
   }
 
-  /** Metadata of the newest conversations; ids whose meta expired are dropped from the index. */
+  /**
+   * Metadata of the newest conversations. Ids whose metadata expired are
+   * dropped from the index; ids with invalid metadata are skipped.
+   */
   async list(limit = 50): Promise<ConversationMeta[]> {
     const out: ConversationMeta[] = [];
     for (const id of await this.ids(limit)) {
-      const meta = await this.get(id).catch(() => undefined);
+      let meta: ConversationMeta | undefined;
+      try {
+        meta = await this.get(id);
+      } catch {
+        continue; // Invalid metadata: left in place for the user to inspect.
+      }
       if (meta) out.push(meta);
-      else await this.#redis.zrem(conversationIndexKey(), id);
+      else await this.#redis.zrem(conversationIndexKey(), id); // Expired.
     }
     return out;
   }
@@ -221,6 +238,15 @@ export class ConversationStore {
     for (const key of conversationKeys(id).all()) tx.expire(key, seconds);
     await tx.exec();
   }
+}
+
+function _invalidMeta(id: string, why: string): DialogueError {
+  return new DialogueError(
+    ErrorCode.NotFound,
+    `Conversation ${id} has invalid metadata in Redis (${why}): inspect ${
+      conversationKeys(id).meta
+    } or delete the run with 'deno task clean --conversation ${id} --force'`,
+  );
 }
 
 /** The first message per sequence number (a duplicate answer is ignored). */

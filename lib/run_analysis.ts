@@ -92,12 +92,19 @@ export interface AnalysisExtras {
 }
 
 /**
- * The text turns are compared with for topic drift: the story's setting and
- * initial situation; null when the run stored no scenario.
+ * The text turns are compared with for topic drift: the scenario's setting
+ * and initial situation, and each persona's background and goal (what the
+ * conversation is meant to be about); null when the run stored no scenario.
  */
 export function storyText(meta: ConversationMeta): string | null {
-  const story = meta.scenario?.story;
-  return story ? `${story.setting}\n${story.initial_situation}` : null;
+  const scenario = meta.scenario;
+  if (!scenario) return null;
+  const { story, personas } = scenario;
+  return [
+    story.setting,
+    story.initial_situation,
+    ...personas.flatMap((p) => [p.background, p.goal]),
+  ].join("\n");
 }
 
 /**

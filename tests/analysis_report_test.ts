@@ -75,7 +75,7 @@ Deno.test("formatAnalysisText() shows the headline figures", () => {
 
 Deno.test("formatAnalysisText() aligns the per-agent table's columns", () => {
   const lines = tableLines(formatAnalysisText(analysis()));
-  assert.equal(lines.length, 15);
+  assert.equal(lines.length, 21);
   const [header = ""] = lines;
   assert.match(header, /^Metric +Agent 1 +Agent 2 +Overall$/);
   // Right-aligned figures: every row is as wide as the header, and each
@@ -194,7 +194,7 @@ Deno.test("formatAnalysisMarkdown() renders aligned Markdown tables", () => {
   const lines = md.split("\n");
   const start = lines.findIndex((l) => l.startsWith("| Metric"));
   const table = lines.slice(start, lines.indexOf("", start));
-  assert.equal(table.length, 16);
+  assert.equal(table.length, 22);
   assert.match(table[1] ?? "", /^\| :-+ \| -+: \| -+: \| -+: \|$/);
   for (const line of table) assert.equal(line.length, table[0]?.length);
   assert.match(md, /\| tokens +\| +2,500 \| +3,000 \| +5,500 \|/);
