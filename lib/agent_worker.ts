@@ -7,7 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Config } from "./config.ts";
-import { CONTROL_CANCEL } from "./conversation_runner.ts";
+import { CONTROL_CANCEL, endRun } from "./run_ending.ts";
 import { type ConversationMeta, FINISHED_STATUSES } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
 import {
@@ -150,15 +150,12 @@ async function _serve(
   await live.done();
   if (outcome.kind === "stopping") return false; // left pending for a restart or another agent
   if (outcome.kind === "fatal") {
-    if (await store.finish(id, "failed", "error", outcome.reason)) {
-      await publishLive(redis, id, {
-        type: "status",
-        status: "failed",
-        stop_reason: "error",
-        detail: outcome.reason,
-      });
-      await redis.publish(keys.control, CONTROL_CANCEL);
-    }
+    await endRun(redis, id, {
+      status: "failed",
+      reason: "error",
+      detail: outcome.reason,
+      retentionSeconds: options.config.retention.seconds,
+    });
     log("agent").error("{reason}", { reason: outcome.reason });
   }
   await queue.ack(entry);

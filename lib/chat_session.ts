@@ -20,6 +20,7 @@ import { analyzeRun } from "./run_analysis.ts";
 import { formatAnalysisText } from "./analysis_report.ts";
 import { TerminalRenderer } from "./terminal_renderer.ts";
 import { log } from "./logger.ts";
+import { endRun } from "./run_ending.ts";
 
 /** Options of {@linkcode runChat}. */
 export interface ChatOptions {
@@ -144,12 +145,32 @@ async function _watch(
       await new Promise((r) => setTimeout(r, 300));
       const why = `the ${child.role} process exited with code ${status.code} before the run ended`;
       if (!await store.get(id)) return watchStop.abort();
-      if (await store.finish(id, "failed", "error", why)) log("chat").error("{why}", { why });
+      const ended = await endRun(redis, id, {
+        status: "failed",
+        reason: "error",
+        detail: why,
+        retentionSeconds: options.config.retention.seconds,
+      });
+      if (ended) log("chat").error("{why}", { why });
     }).catch(() => {});
   }
   const onAbort = () => {
+    // The children may not share our terminal (a supervisor signalled only
+    // us): pass the interrupt on. A child treats signals that arrive together
+    // as one, so Ctrl-C in a terminal still means one graceful stop.
+    for (const child of children) {
+      try {
+        child.process.kill("SIGINT");
+      } catch {
+        // Already exited.
+      }
+    }
     setTimeout(async () => {
-      await store.finish(id, "interrupted", "interrupted").catch(() => {});
+      await endRun(redis, id, {
+        status: "interrupted",
+        reason: "interrupted",
+        retentionSeconds: options.config.retention.seconds,
+      }).catch(() => {});
       watchStop.abort();
     }, GRACE_MS);
   };

@@ -22,6 +22,7 @@ import {
 } from "./keys.ts";
 import type { LlmBackend } from "./llm_backend.ts";
 import { publishLive } from "./live_feed.ts";
+import { endRun } from "./run_ending.ts";
 import { log } from "./logger.ts";
 import { OutageGuard } from "./redis_outage.ts";
 import { writeScenario } from "./scenario_writer.ts";
@@ -46,9 +47,6 @@ export interface RunConversationOptions {
   /** Called once the conversation exists, before the scenario is written. */
   onCreated?: (id: string) => void;
 }
-
-/** Sent on the control channel when a run ends, so agents drop their generation. */
-export const CONTROL_CANCEL = "cancel";
 
 type FinalStatus = "completed" | "failed" | "interrupted";
 
@@ -205,22 +203,13 @@ class _Run {
     reason: StopReason,
     detail?: string,
   ): Promise<ConversationMeta> {
-    const { redis, config } = this.#options;
-    const id = this.#id;
-    if (await this.#store.finish(id, status, reason, detail)) {
-      const meta = await this.#store.require(id);
-      await publishLive(redis, id, {
-        type: "status",
-        status,
-        stop_reason: reason,
-        turns: meta.turns,
-        ...(detail ? { detail: detail.slice(0, 4000) } : {}),
-      });
-      await redis.publish(this.#keys.control, CONTROL_CANCEL);
-      if (config.retention.seconds) await this.#store.expire(id, config.retention.seconds);
-      log("manager").info("Conversation {id} ended: {status} ({reason})", { id, status, reason });
-    }
-    return await this.#store.require(id);
+    await endRun(this.#options.redis, this.#id, {
+      status,
+      reason,
+      ...(detail ? { detail } : {}),
+      retentionSeconds: this.#options.config.retention.seconds,
+    });
+    return await this.#store.require(this.#id);
   }
 
   /** Writes the request for turn `seq` (once, even if routed again after a crash). */

@@ -9,17 +9,27 @@
 import { DialogueError, exitCodeFor } from "./dialogue_error.ts";
 import { closeLogging } from "./logger.ts";
 
+/** Signals closer together than this count as one. */
+const SAME_SIGNAL_MS = 1000;
+
 /**
  * Runs an entrypoint's body and exits with the code it returns.
- * A second Ctrl-C exits at once with 130.
+ * A second Ctrl-C (a second or more after the first) exits at once with 130.
  */
 export async function runEntrypoint(
   name: string,
   body: (signal: AbortSignal) => Promise<number>,
 ): Promise<never> {
   const controller = new AbortController();
+  let firstAt = 0;
   const onSignal = () => {
-    if (controller.signal.aborted) Deno.exit(130);
+    // A second signal a moment later means "now"; one that arrives with the
+    // first (terminal Ctrl-C plus a parent passing it on) is the same request.
+    if (controller.signal.aborted) {
+      if (Date.now() - firstAt > SAME_SIGNAL_MS) Deno.exit(130);
+      return;
+    }
+    firstAt = Date.now();
     controller.abort();
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);

@@ -69,65 +69,128 @@ function lines(text: string): string[] {
   return text.trim().split("\n");
 }
 
-Deno.test("observe --list shows every run newest first with status, turns and len/pending queues", async () => {
-  const t = await rig();
+Deno.test("after two finished runs", async (t) => {
+  const rigged = await rig();
   try {
-    const first = await t.chat();
-    // Ids sort by creation time at second granularity; the index by ms.
-    const second = await t.chat();
-    const list = await runEntrypoint("observer.ts", ["--list"], { env: t.env });
-    assertEquals(list.code, 0, list.stderr);
-    const [header, ...rows] = lines(list.stdout);
-    assertStringIncludes(header!, "STATUS");
-    assertStringIncludes(header!, "TURNS");
-    assertStringIncludes(header!, "len/pending");
-    assertEquals(rows.length, 2, list.stdout);
-    assert(rows[0]!.startsWith(second.id), `newest first:\n${list.stdout}`);
-    assert(rows[1]!.startsWith(first.id), `oldest last:\n${list.stdout}`);
-    for (const row of rows) {
-      assertMatch(row, /\bcompleted\b/);
-      assertMatch(row, /\bmax_turns\b/);
-      assertMatch(row, /\b2\/2\b/);
-      // Two turns: one request and one response per agent, all acknowledged.
-      assert(row.endsWith("1/0 1/0 1/0 1/0"), `queue columns in ${JSON.stringify(row)}`);
-    }
+    const first = await rigged.chat();
+    const second = await rigged.chat();
 
-    const limited = await runEntrypoint("observer.ts", ["--list", "--limit", "1"], { env: t.env });
-    assertEquals(limited.code, 0, limited.stderr);
-    assertEquals(lines(limited.stdout).length, 2, limited.stdout);
-    assert(lines(limited.stdout)[1]!.startsWith(second.id));
-  } finally {
-    await t.close();
-  }
-});
+    await t.step(
+      "observe --list shows both, newest first, with status, turns and len/pending queues",
+      async () => {
+        const list = await runEntrypoint("observer.ts", ["--list"], { env: rigged.env });
+        assertEquals(list.code, 0, list.stderr);
+        const [header, ...rows] = lines(list.stdout);
+        assertStringIncludes(header!, "STATUS");
+        assertStringIncludes(header!, "TURNS");
+        assertStringIncludes(header!, "len/pending");
+        assertEquals(rows.length, 2, list.stdout);
+        assert(rows[0]!.startsWith(second.id), `newest first:\n${list.stdout}`);
+        assert(rows[1]!.startsWith(first.id), `oldest last:\n${list.stdout}`);
+        for (const row of rows) {
+          assertMatch(row, /\bcompleted\b/);
+          assertMatch(row, /\bmax_turns\b/);
+          assertMatch(row, /\b2\/2\b/);
+          // Two turns: one request and one response per agent, all acknowledged.
+          assert(row.endsWith("1/0 1/0 1/0 1/0"), `queue columns in ${JSON.stringify(row)}`);
+        }
+        const limited = await runEntrypoint("observer.ts", ["--list", "--limit", "1"], {
+          env: rigged.env,
+        });
+        assertEquals(limited.code, 0, limited.stderr);
+        assertEquals(lines(limited.stdout).length, 2, limited.stdout);
+        assert(lines(limited.stdout)[1]!.startsWith(second.id));
+      },
+    );
 
-Deno.test("clean deletes only the chosen finished conversation; --dry-run deletes nothing", async () => {
-  const t = await rig();
-  try {
-    const gone = await t.chat();
-    const kept = await t.chat();
-    const goneKeys = await t.keysOf(gone.id);
-    const keptKeys = await t.keysOf(kept.id);
-    assert(goneKeys.includes(conversationKeys(gone.id).meta), goneKeys.join(", "));
-    assert(goneKeys.length >= 5, `a run leaves its streams: ${goneKeys.join(", ")}`);
-
-    const dry = await runEntrypoint("clean.ts", ["--conversation", gone.id, "--dry-run"], {
-      env: t.env,
+    await t.step("analyze without an id reports the newest run", async () => {
+      const json = await runEntrypoint("analyze.ts", ["--json"], { env: rigged.env });
+      assertEquals(json.code, 0, json.stderr);
+      assertEquals(RunAnalysis.parse(JSON.parse(json.stdout)).conversation.id, second.id);
+      const text = await runEntrypoint("analyze.ts", [], { env: rigged.env });
+      assertEquals(text.code, 0, text.stderr);
+      assertStringIncludes(text.stdout, second.id);
+      assert(!text.stdout.includes(first.id), "only the newest run");
     });
-    assertEquals(dry.code, 0, dry.stderr);
-    assertStringIncludes(dry.stdout, `would delete ${gone.id}`);
-    assertEquals(await t.keysOf(gone.id), goneKeys, "the dry run deleted nothing");
-    assertEquals(await t.store.ids(), [kept.id, gone.id]);
 
-    const clean = await runEntrypoint("clean.ts", ["--conversation", gone.id], { env: t.env });
-    assertEquals(clean.code, 0, clean.stderr);
-    assertStringIncludes(clean.stdout, `deleted ${gone.id}`);
-    assertEquals(await t.keysOf(gone.id), [], "no key of the deleted conversation is left");
-    assertEquals(await t.store.ids(), [kept.id], "its index entry is gone");
-    assertEquals(await t.keysOf(kept.id), keptKeys, "the other conversation is untouched");
-    assertEquals((await t.store.get(kept.id))?.status, "completed");
+    await t.step(
+      "analyze with an unknown id exits 1 with one line naming it and --list",
+      async () => {
+        const missing = await runEntrypoint("analyze.ts", ["nosuchid"], { env: rigged.env });
+        assertEquals(missing.code, 1, missing.stderr);
+        assertEquals(lines(missing.stderr).length, 1, missing.stderr);
+        assertStringIncludes(missing.stderr, "nosuchid");
+        assertStringIncludes(missing.stderr, "--list");
+        assert(!missing.stderr.includes("    at "), "no stack trace");
+      },
+    );
+
+    await t.step("analyze --markdown prints a Markdown report with a table", async () => {
+      const markdown = await runEntrypoint("analyze.ts", ["--markdown"], { env: rigged.env });
+      assertEquals(markdown.code, 0, markdown.stderr);
+      assertStringIncludes(markdown.stdout, `# Run ${second.id}`);
+      const table = lines(markdown.stdout).filter((line) => line.startsWith("|"));
+      assert(table.length >= 3, `a table with a header, a rule and rows:\n${markdown.stdout}`);
+      assert(
+        table.some((line) => /^\|(\s*:?-{3,}:?\s*\|)+$/.test(line)),
+        `a header rule line:\n${markdown.stdout}`,
+      );
+    });
+
+    await t.step(
+      "the observer replays a finished run: every message, then how it ended",
+      async () => {
+        const replay = await runEntrypoint("observer.ts", ["--conversation", first.id], {
+          env: rigged.env,
+          timeoutMs: 20_000,
+        });
+        assertEquals(replay.code, 0, replay.stderr);
+        const { responses } = await rigged.store.transcript(first.id);
+        assertEquals(responses.length, 2);
+        let from = 0;
+        for (const response of responses) {
+          const at = replay.stdout.indexOf(response.content, from);
+          assert(at >= from, `message ${response.metadata.sequence_number} replayed in order`);
+          from = at;
+        }
+        assertStringIncludes(replay.stdout, "Run ended: completed (max_turns) after 2 turns");
+        assert(replay.stdout.indexOf("Run ended") > from, "the ending comes after the messages");
+      },
+    );
+
+    await t.step("by default the keys of a finished run never expire", async () => {
+      const keys = await rigged.keysOf(first.id);
+      assert(keys.length >= 5, keys.join(", "));
+      for (const key of keys) assertEquals(await rigged.redis.ttl(key), -1, key);
+      assertEquals(await rigged.redis.ttl(conversationIndexKey()), -1, "nor does the index");
+    });
+
+    // Last: it deletes a run.
+    await t.step("clean --dry-run deletes nothing; clean deletes only the chosen run", async () => {
+      const goneKeys = await rigged.keysOf(first.id);
+      const keptKeys = await rigged.keysOf(second.id);
+      assert(goneKeys.includes(conversationKeys(first.id).meta), goneKeys.join(", "));
+
+      const dry = await runEntrypoint("clean.ts", ["--conversation", first.id, "--dry-run"], {
+        env: rigged.env,
+      });
+      assertEquals(dry.code, 0, dry.stderr);
+      assertStringIncludes(dry.stdout, `would delete ${first.id}`);
+      assertEquals(await rigged.keysOf(first.id), goneKeys, "the dry run deleted nothing");
+      assertEquals(await rigged.store.ids(), [second.id, first.id]);
+
+      const clean = await runEntrypoint("clean.ts", ["--conversation", first.id], {
+        env: rigged.env,
+      });
+      assertEquals(clean.code, 0, clean.stderr);
+      assertStringIncludes(clean.stdout, `deleted ${first.id}`);
+      assertEquals(await rigged.keysOf(first.id), [], "no key of the deleted run is left");
+      assertEquals(await rigged.store.ids(), [second.id], "its index entry is gone");
+      assertEquals(await rigged.keysOf(second.id), keptKeys, "the other run is untouched");
+      assertEquals((await rigged.store.get(second.id))?.status, "completed");
+    });
   } finally {
-    await t.close();
+    await rigged.close();
   }
 });
 
@@ -182,26 +245,21 @@ Deno.test("clean keeps a running conversation unless --force", async () => {
   }
 });
 
-Deno.test("retention.seconds gives every key of a finished run a TTL; by default keys persist", async () => {
+Deno.test("retention.seconds gives every key of a finished run a TTL", async () => {
   const t = await rig();
   const dir = await Deno.makeTempDir({ prefix: "dialogue_retention_" });
   try {
-    const plain = await t.chat();
     const configFile = `${dir}/retention.json`;
     await Deno.writeTextFile(configFile, JSON.stringify({ retention: { seconds: 3600 } }));
-    const expiring = await t.chat(["--config", configFile]);
-
-    const expiringKeys = await t.keysOf(expiring.id);
-    const keys = conversationKeys(expiring.id);
+    const { id } = await t.chat(["--config", configFile]);
+    const found = await t.keysOf(id);
+    const keys = conversationKeys(id);
     for (const key of [keys.meta, keys.requests(1), keys.responses(2), keys.live]) {
-      assert(expiringKeys.includes(key), `${key} exists`);
+      assert(found.includes(key), `${key} exists`);
     }
-    for (const key of expiringKeys) {
+    for (const key of found) {
       const ttl = await t.redis.ttl(key);
       assert(ttl > 0 && ttl <= 3600, `${key} has TTL ${ttl}`);
-    }
-    for (const key of await t.keysOf(plain.id)) {
-      assertEquals(await t.redis.ttl(key), -1, `${key} of a default run never expires`);
     }
     assertEquals(await t.redis.ttl(conversationIndexKey()), -1, "the shared index never expires");
   } finally {
@@ -235,66 +293,6 @@ Deno.test("retention.seconds also expires a run that failed because an agent gav
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await t.close();
-  }
-});
-
-Deno.test("analyze reports the newest run by default, names an unknown id, and writes Markdown", async () => {
-  const t = await rig();
-  try {
-    await t.chat();
-    const newest = await t.chat();
-
-    const json = await runEntrypoint("analyze.ts", ["--json"], { env: t.env });
-    assertEquals(json.code, 0, json.stderr);
-    const report = RunAnalysis.parse(JSON.parse(json.stdout));
-    assertEquals(report.conversation.id, newest.id);
-
-    const text = await runEntrypoint("analyze.ts", [], { env: t.env });
-    assertEquals(text.code, 0, text.stderr);
-    assertStringIncludes(text.stdout, newest.id);
-
-    const missing = await runEntrypoint("analyze.ts", ["nosuchid"], { env: t.env });
-    assertEquals(missing.code, 1, missing.stderr);
-    assertEquals(lines(missing.stderr).length, 1, missing.stderr);
-    assertStringIncludes(missing.stderr, "nosuchid");
-    assertStringIncludes(missing.stderr, "--list");
-    assert(!missing.stderr.includes("    at "), "no stack trace");
-
-    const markdown = await runEntrypoint("analyze.ts", ["--markdown"], { env: t.env });
-    assertEquals(markdown.code, 0, markdown.stderr);
-    assertStringIncludes(markdown.stdout, `# Run ${newest.id}`);
-    const table = lines(markdown.stdout).filter((line) => line.startsWith("|"));
-    assert(table.length >= 3, `a table with a header, a rule and rows:\n${markdown.stdout}`);
-    assert(
-      table.some((line) => /^\|(\s*:?-{3,}:?\s*\|)+$/.test(line)),
-      `a header rule line:\n${markdown.stdout}`,
-    );
-  } finally {
-    await t.close();
-  }
-});
-
-Deno.test("the observer replays a finished run: every message, then how it ended", async () => {
-  const t = await rig();
-  try {
-    const { id } = await t.chat(["--max-turns", "4"]);
-    const replay = await runEntrypoint("observer.ts", ["--conversation", id], {
-      env: t.env,
-      timeoutMs: 20_000,
-    });
-    assertEquals(replay.code, 0, replay.stderr);
-    const { responses } = await t.store.transcript(id);
-    assertEquals(responses.length, 4);
-    let from = 0;
-    for (const response of responses) {
-      const at = replay.stdout.indexOf(response.content, from);
-      assert(at >= from, `message ${response.metadata.sequence_number} replayed in order`);
-      from = at;
-    }
-    assertStringIncludes(replay.stdout, "Run ended: completed (max_turns) after 4 turns");
-    assert(replay.stdout.indexOf("Run ended") > from, "the ending comes after the messages");
-  } finally {
     await t.close();
   }
 });
