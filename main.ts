@@ -9,6 +9,9 @@ import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./
 import { runEntrypoint } from "./lib/entrypoint.ts";
 import { setupLogging } from "./lib/logger.ts";
 import { runChat } from "./lib/chat_session.ts";
+import { usageError } from "./lib/dialogue_error.ts";
+import { isValidConversationId } from "./lib/keys.ts";
+import { readScenarioFile } from "./lib/scenario_writer.ts";
 
 /** `deno task chat --help`. */
 export const CHAT_HELP = `Usage: deno task chat [options]
@@ -44,12 +47,25 @@ if (import.meta.main) {
       console.log(CHAT_HELP);
       return 0;
     }
+    const resume = values.resume as string | undefined;
+    if (resume !== undefined && !isValidConversationId(resume)) {
+      throw usageError(
+        `Invalid --resume ${
+          JSON.stringify(resume)
+        }: a conversation id has letters, digits, '-', '_' or '.' (list them with 'deno task observe --list')`,
+      );
+    }
+    if (resume && values.story) {
+      throw usageError("--resume continues a run with its own story: drop --story");
+    }
+    // Checked here so a bad file is one clear line, not an error in a child.
+    if (values.story) await readScenarioFile(values.story as string);
     const config = await configFromFlags(values);
     await setupLogging(config.logging, "chat");
     return await runChat({
       config,
       ...(values.story ? { storyFile: values.story as string } : {}),
-      ...(values.resume ? { resume: values.resume as string } : {}),
+      ...(resume ? { resume } : {}),
       pull: values.pull === true,
       analysis: values["no-analysis"] !== true,
       signal,

@@ -27,7 +27,10 @@ const AgentConfig = z.strictObject({
 export const Config = z.strictObject({
   redis: z.strictObject({
     /** `redis://[user:pass@]host:port/db` or `rediss://` for TLS; wins over host/port/db. */
-    url: z.string().min(1).optional(),
+    url: z.string().min(1).refine(isRedisUrl, {
+      message:
+        "expected redis://[user:password@]host[:port][/db] or rediss://… (port 1-65535, db 0-15)",
+    }).optional(),
     host: z.string().min(1).default("127.0.0.1"),
     port: z.number().int().min(1).max(65535).default(6379),
     db: z.number().int().min(0).max(15).default(0),
@@ -167,8 +170,9 @@ export function parseConfig(layer: ConfigLayer): Config {
   if (issue.code === "unrecognized_keys") {
     const names = issue.keys.map((k) => JSON.stringify(k)).join(", ");
     const where = field === "(root)" ? "at the top level" : `in ${field}`;
+    const known = _knownKeys(issue.path);
     throw usageError(
-      `Unknown configuration field ${names} ${where}: check the spelling (see README.md, Configuration)`,
+      `Unknown configuration field ${names} ${where}: expected one of ${known.join(", ")}`,
     );
   }
   const value = _valueAt(layer, issue.path);
@@ -315,7 +319,7 @@ async function _readConfigFile(path: string): Promise<ConfigLayer> {
     value = parseJsonc(text);
   } catch (error) {
     throw usageError(
-      `Cannot parse config file ${path} as JSON: ${(error as Error).message}`,
+      `Cannot parse config file ${path} as JSON: ${_oneLine((error as Error).message)}`,
     );
   }
   if (!_isPlainObject(value)) {
@@ -350,4 +354,46 @@ function _valueAt(layer: unknown, path: PropertyKey[]): unknown {
 
 function _isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** An error message on one line (V8 quotes multi-line source in JSON errors). */
+function _oneLine(message: string): string {
+  return message.replace(/\s+/g, " ").trim().slice(0, 300);
+}
+
+/** Whether `url` is a Redis URL ioredis reads as meant: scheme, host, numeric port and db. */
+export function isRedisUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return false;
+  if (!parsed.hostname) return false;
+  // URL() keeps a non-numeric port out of .port: compare with the raw text.
+  const authority = url.slice(url.indexOf("//") + 2).split(/[/?#]/)[0]!;
+  const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+  const portText = /:(\d*)$/.exec(hostPort.replace(/^\[.*\]/, ""))?.[1];
+  if (portText !== undefined && !(Number(portText) >= 1 && Number(portText) <= 65535)) return false;
+  if (/:[^\d\]]+$/.test(hostPort.replace(/^\[.*\]/, ""))) return false;
+  const db = parsed.pathname.replace(/^\//, "");
+  return db === "" || (/^\d+$/.test(db) && Number(db) <= 15);
+}
+
+/** Field names the schema allows at `path` (for "did you mean" help). */
+function _knownKeys(path: PropertyKey[]): string[] {
+  // deno-lint-ignore no-explicit-any
+  let schema: any = Config;
+  const unwrap = () => {
+    while (schema && !schema.shape && schema._zod?.def?.innerType) {
+      schema = schema._zod.def.innerType;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    schema = schema?.shape?.[key as string];
+    unwrap();
+  }
+  return Object.keys(schema?.shape ?? {});
 }

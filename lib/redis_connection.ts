@@ -55,6 +55,8 @@ export function createRedis(
     connectionName: `dialogue-${options.name}`,
     lazyConnect: true,
     enableAutoPipelining: false,
+    // connectRedis PINGs itself; the ready check sends INFO, which a tight ACL may refuse.
+    enableReadyCheck: false,
     maxRetriesPerRequest: options.blocking ? null : 20,
     // Back off 100 ms, 200 ms, … up to 2 s; stop once Redis has been away
     // for longer than the configured limit so processes can exit cleanly.
@@ -89,12 +91,14 @@ export function redisUnavailable(
   redis: Config["redis"],
   cause: unknown,
 ): DialogueError {
-  const reason = String((cause as Error)?.message ?? cause).replace(
+  const reason = String((cause as Error)?.message ?? cause).replace(/\s+/g, " ").replace(
     /\/\/[^@\s]*@/g,
     "//***@",
   );
   const hint = /NOAUTH|WRONGPASS|invalid password|invalid username/i.test(reason)
-    ? "check the password or user in REDIS_URL / redis.password"
+    ? "check the user and password in REDIS_URL / redis.username / redis.password"
+    : /certificate|self[- ]signed|UnknownIssuer|SSL|TLS|handshake/i.test(reason)
+    ? "check redis.ca_file (the CA that signed the server's certificate) and the host in the URL"
     : "start redis-server, or set REDIS_URL / --redis-url to a reachable server";
   return new DialogueError(
     ErrorCode.RedisUnavailable,
@@ -128,11 +132,19 @@ export async function closeRedis(
 async function _ready(client: Redis, timeoutMs: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let lastError: unknown = new Error("the connection timed out");
-  const onError = (err: unknown) => lastError = err;
+  let sawError = false;
+  const onError = (err: unknown) => {
+    lastError = err;
+    sawError = true;
+  };
   client.on("error", onError);
   try {
     await Promise.race([
-      client.connect(),
+      // connect() rejects with a bare "Connection is closed" after the real
+      // cause (WRONGPASS, a certificate problem, a refusal) was emitted.
+      client.connect().catch((error) => {
+        throw sawError ? lastError : error;
+      }),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(lastError), timeoutMs);
       }),

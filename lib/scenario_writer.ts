@@ -137,7 +137,9 @@ export async function readScenarioFile(path: string): Promise<Scenario> {
     json = JSON.parse(text);
   } catch (error) {
     throw usageError(
-      `Story file ${path} is not JSON: ${(error as Error).message}`,
+      `Story file ${path} is not JSON: ${
+        (error as Error).message.replace(/\s+/g, " ").slice(0, 300)
+      }`,
     );
   }
   const result = Scenario.safeParse(json);

@@ -71,16 +71,38 @@ export function decodeEntry(fields: string[]): DialogMessage {
   return result.data;
 }
 
+const _strict = new TextDecoder("utf-8", { fatal: true });
+const _lossy = new TextDecoder("utf-8");
+
+/** Raw field bytes as ioredis' Buffer commands return them. */
+type RawFields = Uint8Array[];
+
+/**
+ * Decodes raw stream fields as UTF-8.
+ *
+ * @throws {Error} naming the first field that is not valid UTF-8.
+ */
+export function decodeFields(fields: RawFields): string[] {
+  return fields.map((bytes, i) => {
+    try {
+      return _strict.decode(bytes);
+    } catch {
+      const name = i % 2 === 0 ? `#${i}` : `'${_lossy.decode(fields[i - 1]!)}'`;
+      throw new Error(`field ${name} is not valid UTF-8`);
+    }
+  });
+}
+
 /** Reads all entries of a stream (oldest first), skipping invalid ones. */
 export async function readWholeStream(
   redis: Redis,
   stream: string,
 ): Promise<StreamEntry[]> {
-  const raw = await redis.xrange(stream, "-", "+");
+  const raw = await redis.xrangeBuffer(stream, "-", "+");
   const out: StreamEntry[] = [];
   for (const [id, fields] of raw) {
     try {
-      out.push({ stream, id, message: decodeEntry(fields) });
+      out.push({ stream, id: id.toString(), message: decodeEntry(decodeFields(fields)) });
     } catch {
       // Invalid entries are dead-lettered by the consumers; readers skip them.
     }
@@ -226,7 +248,8 @@ export class StreamQueue {
   async #claimStale(streams: string[], count: number): Promise<StreamEntry[]> {
     const out: StreamEntry[] = [];
     for (const stream of streams) {
-      const reply = await this.#redis.xautoclaim(
+      const reply = await this.#redis.callBuffer(
+        "XAUTOCLAIM",
         stream,
         this.#opts.group,
         this.#opts.consumer,
@@ -234,7 +257,7 @@ export class StreamQueue {
         "0-0",
         "COUNT",
         count,
-      ) as [string, [string, string[] | null][], string[]?];
+      ) as unknown as [Uint8Array, [Uint8Array, RawFields | null][]];
       const entries = await this.#validate(stream, reply[1] ?? []);
       if (entries.length > 0) {
         log("stream").info("Claimed {n} abandoned entries of {stream}", {
@@ -270,14 +293,14 @@ export class StreamQueue {
     args.push("STREAMS", ...streams, ...streams.map(() => from));
     const client = block ? this.#blocking : this.#redis;
     // deno-lint-ignore no-explicit-any
-    const reply = await (client as any).xreadgroup(...args) as
-      | [string, [string, string[] | null][]][]
+    const reply = await (client as any).xreadgroupBuffer(...args) as
+      | [Uint8Array, [Uint8Array, RawFields | null][]][]
       | null;
     const out: StreamEntry[] = [];
     let raw = 0;
     for (const [stream, entries] of reply ?? []) {
       raw += entries.length;
-      out.push(...await this.#validate(stream, entries));
+      out.push(...await this.#validate(_lossy.decode(stream), entries));
     }
     return { entries: out, raw };
   }
@@ -285,19 +308,21 @@ export class StreamQueue {
   /** Valid entries decoded; invalid ones dead-lettered, trimmed ones acknowledged. */
   async #validate(
     stream: string,
-    entries: [string, string[] | null][],
+    entries: [Uint8Array, RawFields | null][],
   ): Promise<StreamEntry[]> {
     const out: StreamEntry[] = [];
-    for (const [id, fields] of entries) {
+    for (const [rawId, fields] of entries) {
+      const id = _lossy.decode(rawId);
       // A pending entry whose data was trimmed comes back with null fields.
       if (fields === null) {
         await this.ack({ stream, id });
         continue;
       }
       try {
-        out.push({ stream, id, message: decodeEntry(fields) });
+        out.push({ stream, id, message: decodeEntry(decodeFields(fields)) });
       } catch (error) {
-        await this.#deadLetter(stream, id, fields, (error as Error).message);
+        const readable = fields.map((f) => _lossy.decode(f));
+        await this.#deadLetter(stream, id, readable, (error as Error).message);
       }
     }
     return out;
