@@ -1,6 +1,7 @@
 /**
- * The analyzer: reads a finished run back from Redis and reports generation
- * speed, token use, turn balance, repetition and flags.
+ * The analyzer: reads runs back from Redis and reports on one (terminal,
+ * JSON, Markdown or HTML), compares several, or exports transcripts as
+ * dataset lines.
  *
  * @module
  */
@@ -9,37 +10,70 @@ import { runEntrypoint } from "./lib/entrypoint.ts";
 import { setupLogging } from "./lib/logger.ts";
 import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
 import { ConversationStore } from "./lib/conversation_store.ts";
-import { analyzeRun } from "./lib/run_analysis.ts";
-import { formatAnalysisMarkdown, formatAnalysisText } from "./lib/analysis_report.ts";
-import { DialogueError, ErrorCode, usageError } from "./lib/dialogue_error.ts";
+import { type AnalyzeCommandOptions, runAnalyzeCommand } from "./lib/analyze_command.ts";
+import { EXPORT_FORMATS, type ExportFormat } from "./lib/transcript_export.ts";
+import { parseAge } from "./lib/retention.ts";
+import { usageError } from "./lib/dialogue_error.ts";
 
 /** `deno task analyze --help`. */
-export const ANALYZE_HELP = `Usage: deno task analyze [ID] [options]
+export const ANALYZE_HELP = `Usage: deno task analyze [ID] [--json | --markdown | --html] [options]
+       deno task analyze --compare ID1 ID2 … | --all [--since AGE] [--json | --markdown]
+       deno task analyze --export jsonl|sharegpt|openai [ID | --all [--since AGE]]
 
 Reads a run back from Redis (its streams are the log) and reports, per agent
-and overall: turns, tokens generated, prompt tokens, tokens/s (mean, p50,
-p95), generation time, time to first token, wall time and bus overhead per
-turn (wall time minus Ollama's total duration), words per message, balance,
-diversity, repetition, loops, the stop reason and the duration.
+and overall: tokens, prompt tokens and their growth per turn, tokens/s,
+time to first token, model loads, truncated replies, wall time and bus
+overhead; turn-taking balance, question rate and latency; distinct-1/2,
+repetition, loops and staleness; VADER sentiment per turn and speaker;
+topic drift from the story; the stop reason against the limits; and flags
+with the turn they start from.
 
 Arguments:
   ID                     conversation id (default: the newest)
 
-Options:
-  --json                 machine-readable output (schema_version 1)
-  --markdown             a Markdown report
+Report:
+  --json                 machine-readable (schema_version 1, docs/analysis-schema.md)
+  --markdown             Markdown tables
+  --html                 self-contained HTML page with charts and the transcript,
+                         written to dialogue-<id>.html unless --out is given
+  --out FILE             write to FILE instead of stdout (prints the path)
+  --embed-model NAME     measure topic drift with this Ollama embedding model
+                         (e.g. nomic-embed-text) instead of word overlap
+  --judge-model NAME     score each agent's persona consistency with this model
+                         (model-judged, off by default)
+
+Several runs:
+  --compare ID1 ID2 …    one table across the given runs
+  --all                  one table across the newest runs (see --limit)
+  --since AGE            with --all: only runs created within AGE (90s, 30m, 24h, 7d)
+  --limit N              with --all: at most N runs [100]
+
+Datasets:
+  --export FORMAT        the transcript as JSON Lines: jsonl (a line per turn),
+                         sharegpt or openai (a line per run; agent 1 is the
+                         user/human, agent 2 the assistant/gpt)
+
   -h, --help             show this help
 
 ${CONFIG_FLAGS_HELP}`;
 
 if (import.meta.main) {
-  await runEntrypoint("analyze", async () => {
+  await runEntrypoint("analyze", async (signal) => {
     const { values, positionals } = parseFlags(
       Deno.args,
       {
         ...CONFIG_FLAGS,
         json: { type: "boolean" },
         markdown: { type: "boolean" },
+        html: { type: "boolean" },
+        out: { type: "string" },
+        compare: { type: "boolean" },
+        all: { type: "boolean" },
+        since: { type: "string" },
+        limit: { type: "string" },
+        export: { type: "string" },
+        "embed-model": { type: "string" },
+        "judge-model": { type: "string" },
       },
       "deno task analyze",
       true,
@@ -48,35 +82,55 @@ if (import.meta.main) {
       console.log(ANALYZE_HELP);
       return 0;
     }
-    if (positionals.length > 1) {
-      throw usageError(
-        `Expected at most one conversation id, got ${positionals.length} (see 'deno task analyze --help')`,
-      );
-    }
-    if (values.json && values.markdown) throw usageError("Choose one of --json and --markdown");
+    const options = _options(values, positionals);
     const config = await configFromFlags(values);
     await setupLogging(config.logging, "analyze");
     const redis = await connectRedis(config.redis, { name: "analyze" });
     try {
-      const store = new ConversationStore(redis);
-      const id = positionals[0] ?? await store.latest();
-      if (!id) {
-        throw new DialogueError(
-          ErrorCode.NotFound,
-          "No conversations in Redis yet: start one with 'deno task chat' (or check --redis-url)",
-        );
-      }
-      const analysis = analyzeRun(await store.transcript(id));
-      if (values.json) console.log(JSON.stringify(analysis, null, 2));
-      else if (values.markdown) console.log(formatAnalysisMarkdown(analysis));
-      else {
-        console.log(formatAnalysisText(analysis, {
-          color: Deno.stdout.isTerminal() && !Deno.noColor,
-        }));
-      }
+      const output = await runAnalyzeCommand(new ConversationStore(redis), config, {
+        ...options,
+        // Colour only for a terminal, never into a file.
+        color: options.out === undefined && Deno.stdout.isTerminal() && !Deno.noColor,
+        signal,
+      });
+      await Deno.stdout.write(new TextEncoder().encode(output.text));
       return 0;
     } finally {
       await closeRedis(redis);
     }
   });
+}
+
+function _options(
+  values: Record<string, unknown>,
+  ids: string[],
+): AnalyzeCommandOptions {
+  const formats = (["json", "markdown", "html"] as const).filter((f) => values[f] === true);
+  if (formats.length > 1) throw usageError("Choose one of --json, --markdown and --html");
+  const text = (name: string) => typeof values[name] === "string" ? values[name] : undefined;
+  const exportFormat = text("export");
+  if (exportFormat !== undefined && !EXPORT_FORMATS.includes(exportFormat as ExportFormat)) {
+    throw usageError(
+      `Invalid --export ${JSON.stringify(exportFormat)}: expected one of ${
+        EXPORT_FORMATS.join(", ")
+      }`,
+    );
+  }
+  const limit = text("limit");
+  if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
+    throw usageError(`Invalid --limit ${JSON.stringify(limit)}: expected a positive whole number`);
+  }
+  const since = text("since");
+  return {
+    ids,
+    format: formats[0] ?? "text",
+    out: text("out"),
+    compare: values.compare === true,
+    all: values.all === true,
+    sinceMs: since === undefined ? undefined : parseAge(since, "--since"),
+    ...(limit === undefined ? {} : { limit: Number(limit) }),
+    export: exportFormat as ExportFormat | undefined,
+    embedModel: text("embed-model"),
+    judgeModel: text("judge-model"),
+  };
 }

@@ -112,7 +112,7 @@ export function measureTopicDrift(
   const baseline = opening.length === 0 ? null : round(mean(opening), 4);
   const off = baseline === null || baseline === 0
     ? []
-    : turns.flatMap((t, i) => (setting[i] ?? 0) < baseline * OFF_TOPIC_SHARE ? [i] : []);
+    : turns.flatMap((_, i) => (setting[i] ?? 0) < baseline * OFF_TOPIC_SHARE ? [i] : []);
   let driftFrom: number | null = null;
   for (let k = 0; k + DRIFT_RUN <= off.length && driftFrom === null; k++) {
     const first = off[k] ?? 0;

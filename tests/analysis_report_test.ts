@@ -211,3 +211,61 @@ Deno.test("formatAnalysisMarkdown() escapes Markdown in model-supplied text", ()
   const flagless = { ...a, flags: [] };
   assert.match(formatAnalysisMarkdown(flagless), /## Flags\n\nNone\.\n$/);
 });
+
+Deno.test("formatAnalysisText() draws a sentiment sparkline per speaker on a fixed −1..+1 scale", () => {
+  const a = analysis();
+  a.per_turn = a.per_turn.map((r, i) => ({ ...r, sentiment: i % 2 === 0 ? -1 : 1 }));
+  const text = formatAnalysisText(a);
+  assert.match(text, /sentiment per turn {2}\(VADER, ▁ −1 … █ \+1/);
+  assert.match(text, /\n {2}agent 1 {2}▁▁▁▁▁\n {2}agent 2 {2}█████\n/);
+  assert.match(text, /sentiment +agent 1 [+-]?\d\.\d\d \(trend [+-]?\d\.\d{3}\/turn\) · agent 2/);
+});
+
+Deno.test("formatAnalysisText() reports staleness and topic similarity", () => {
+  const text = formatAnalysisText(analysis());
+  assert.match(text, /stale +none/);
+  assert.match(text, /story similarity +– \[word overlap\]/);
+  assert.match(text, /previous-turn similarity +\d\.\d\d \(agent 1/);
+  assert.match(text, /off-topic turns +none/);
+});
+
+Deno.test("both reports label persona scores as model-judged and escape the rationale", () => {
+  const a = analysis();
+  const scores = { speaking_style: 4, personality: 3, goal: 5, background: 4, in_character: 2 };
+  a.persona_judge = {
+    judged_by: "model",
+    model: "judge-7b",
+    rubric_version: 1,
+    scale: { min: 1, max: 5 },
+    agents: {
+      "1": {
+        persona: "Mara",
+        scores,
+        mean: 3.6,
+        rationale: "Breaks character at turn 5 \x1b[31m*twice*",
+        attempts: 1,
+        error: null,
+      },
+      "2": {
+        persona: "Ilya",
+        scores: null,
+        mean: null,
+        rationale: null,
+        attempts: 3,
+        error: "no valid verdict in 3 attempts",
+      },
+    },
+  };
+  const text = formatAnalysisText(a);
+  assert.match(text, /Persona consistency \(model-judged by judge-7b, 1-5\)/);
+  assert.match(text, /in_character +2 +–/);
+  assert.match(text, /mean +3\.60 +–/);
+  assert.match(text, /agent 1: Breaks character at turn 5 \*twice\*/);
+  assert.match(text, /agent 2: no valid verdict in 3 attempts/);
+  assert.ok(!text.includes("\x1b"));
+  assert.ok(text.indexOf("Persona consistency") < text.indexOf("Flags"));
+  const md = formatAnalysisMarkdown(a);
+  assert.match(md, /## Persona consistency \(model-judged by judge-7b, 1-5\)/);
+  assert.match(md, /- agent 1: Breaks character at turn 5 \\\*twice\\\*/);
+  assert.ok(!formatAnalysisText(analysis()).includes("Persona consistency"));
+});

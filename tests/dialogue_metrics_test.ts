@@ -165,3 +165,22 @@ Deno.test("computeDialogueMetrics() counts exact, near-exact and trigram repeats
   assert.equal(m.repetition.eligible_turns, 4);
   assert.equal(m.repetition.rate, 0.5);
 });
+
+Deno.test("computeDialogueMetrics() reports tokens per turn over the turns that reported them", () => {
+  const m = computeDialogueMetrics([
+    { agent: 1, text: "one", tokens: 10 },
+    { agent: 2, text: "two", tokens: 30 },
+    { agent: 1, text: "three", tokens: 0 },
+  ]);
+  assert.equal(m.turn_taking.tokens_per_turn_mean, 20);
+  assert.equal(m.turn_taking.tokens_per_turn_stdev, 10);
+});
+
+Deno.test("computeDialogueMetrics() reports staleness with sequence numbers and its options", () => {
+  const texts = ["The lamp is out and the ship is close.", "Lamp.", "Lamp!", "Lamp?", "Ship."];
+  const seqTurns = texts.map((text, i) => ({ agent: (i % 2 + 1) as 1 | 2, text, seq: i + 21 }));
+  assert.equal(computeDialogueMetrics(seqTurns).stale.detected, false);
+  const m = computeDialogueMetrics(seqTurns, { stale: { window: 3 } });
+  assert.equal(m.stale.from_turn, 22);
+  DialogueMetrics.parse(m);
+});

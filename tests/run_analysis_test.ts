@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConversationMeta } from "../lib/conversation_meta.ts";
 import { DialogMessage, type MessageMetadata } from "../lib/dialog_message.ts";
-import { analyzeRun, RunAnalysis, type Transcript } from "../lib/run_analysis.ts";
+import { analyzeRun, RunAnalysis, storyText, type Transcript } from "../lib/run_analysis.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -274,4 +274,41 @@ Deno.test("analyzeRun() does not call a run stalled once its last turn arrived",
   const t = transcript();
   t.meta = meta({ max_turns: 4, ended_at: T0 + 40_000 + 600_000 });
   assert.equal(analyzeRun(t).flags.some((f) => f.code === "stalled"), false);
+});
+
+Deno.test("analyzeRun() adds sentiment and topic drift, and takes model measures as extras", () => {
+  const scenario = JSON.parse(
+    Deno.readTextFileSync(new URL("./fixtures/story.json", import.meta.url)),
+  );
+  const t = transcript();
+  t.meta = meta({ scenario });
+  const a = analyzeRun(t);
+  assert.equal(a.sentiment.method, "vader");
+  assert.equal(a.sentiment.agents["1"].summary.n, 2);
+  assert.equal(a.topic_drift.method, "lexical");
+  assert.notEqual(a.topic_drift.setting_similarity, null);
+  assert.deepEqual(a.conversation.personas, { "1": "Mara", "2": "Ilya" });
+  assert.equal(a.persona_judge, null);
+  assert.match(storyText(t.meta) ?? "", /lighthouse[\s\S]*Relight the lamp/);
+
+  const embeddings = { model: "emb", setting: [1, 0], turns: [[1, 0], [1, 0], [0, 1], [0, 1]] };
+  const verdict = {
+    persona: "Mara",
+    scores: { speaking_style: 4, personality: 4, goal: 5, background: 3, in_character: 5 },
+    mean: 4.2,
+    rationale: "Terse.",
+    attempts: 1,
+    error: null,
+  };
+  const personaJudge = {
+    judged_by: "model" as const,
+    model: "judge",
+    rubric_version: 1 as const,
+    scale: { min: 1 as const, max: 5 as const },
+    agents: { "1": verdict, "2": { ...verdict, persona: "Ilya" } },
+  };
+  const b = RunAnalysis.parse(analyzeRun(t, { embeddings, personaJudge }));
+  assert.equal(b.topic_drift.method, "embedding");
+  assert.deepEqual(b.per_turn.map((r) => r.setting_similarity), [1, 1, 0, 0]);
+  assert.equal(b.persona_judge?.agents["1"].mean, 4.2);
 });
