@@ -76,6 +76,11 @@ export const Config = z.strictObject({
     /** What a detected loop (the agents repeating each other) does: nothing, a notice, or end the run. */
     loop_action: z.enum(["off", "warn", "stop"]).default("stop"),
     /**
+     * What a stale conversation (six turns in a row with little new said)
+     * does. A softer signal than a loop, so it only warns by default.
+     */
+    stale_action: z.enum(["off", "warn", "stop"]).default("warn"),
+    /**
      * A request or response left unacknowledged this long by a process that
      * stopped is taken over by another process serving the same role.
      */

@@ -12,7 +12,7 @@ import { type ConversationMeta, FINISHED_STATUSES, type StopReason } from "./con
 import { ConversationStore } from "./conversation_store.ts";
 import { agentForTurn, type DialogMessage, MessageMetadata } from "./dialog_message.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
-import { detectLoop } from "./dialogue_metrics.ts";
+import { detectLoop, detectStale } from "./loop_detector.ts";
 import {
   AGENT_GROUP,
   consumerName,
@@ -167,7 +167,7 @@ class _Run {
   readonly #keys: ReturnType<typeof conversationKeys>;
   readonly #queue: StreamQueue;
   readonly #guard: OutageGuard;
-  #loopWarned = false;
+  readonly #warned = new Set<string>();
   #texts: string[] = [];
 
   constructor(options: RunConversationOptions, id: string) {
@@ -300,23 +300,36 @@ class _Run {
     // The limits stored with the run win: a resumed run keeps its own.
     if (seq >= meta.max_turns) return "max_turns";
     if (meta.deadline !== undefined && Date.now() >= meta.deadline) return "duration";
-    if (config.conversation.loop_action === "off") return undefined;
-    const loop = detectLoop(await this.#textsUpTo(seq, latest));
-    if (!loop.detected) return undefined;
-    if (config.conversation.loop_action === "stop") {
-      log("manager").info("Loop detected from turn {turn}: {evidence}", {
-        turn: loop.from_turn,
-        evidence: loop.evidence,
-      });
-      return "loop";
-    }
-    if (!this.#loopWarned) {
-      this.#loopWarned = true;
-      await publishLive(this.#options.redis, this.#id, {
-        type: "notice",
-        text: `The agents are repeating each other${loop.evidence ? `: ${loop.evidence}` : ""}`,
-        ...(loop.from_turn ? { turn: loop.from_turn } : {}),
-      });
+    const texts = await this.#textsUpTo(seq, latest);
+    const checks = [
+      { kind: "loop", action: config.conversation.loop_action, detect: detectLoop },
+      { kind: "stale", action: config.conversation.stale_action, detect: detectStale },
+    ] as const;
+    for (const { kind, action, detect } of checks) {
+      if (action === "off") continue;
+      const found = detect(texts);
+      if (!found.detected) continue;
+      if (action === "stop") {
+        log("manager").info("Stopping at turn {seq}: {kind} from turn {turn} ({evidence})", {
+          seq,
+          kind,
+          turn: found.from_turn,
+          evidence: found.evidence,
+        });
+        // Both end as `loop`: the agents stopped saying anything new.
+        return "loop";
+      }
+      if (!this.#warned.has(kind)) {
+        this.#warned.add(kind);
+        const what = kind === "loop"
+          ? "The agents are repeating each other"
+          : "The conversation has gone stale (little new in recent turns)";
+        await publishLive(this.#options.redis, this.#id, {
+          type: "notice",
+          text: `${what}${found.evidence ? `: ${found.evidence}` : ""}`,
+          ...(found.from_turn ? { turn: found.from_turn } : {}),
+        });
+      }
     }
     return undefined;
   }

@@ -98,6 +98,7 @@ Deno.test("parseConfig({}) fills every section with its documented default", () 
     history_chars: 24_000,
     max_reply_tokens: 400,
     loop_action: "stop",
+    stale_action: "warn",
     claim_idle_seconds: 30,
   });
   assert.deepEqual(config.generation, { temperature: 0.8, num_ctx: 4096 });

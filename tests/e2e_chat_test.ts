@@ -196,3 +196,69 @@ Deno.test("a bad flag value ends with one line naming it, exit code 2, nothing i
     await t.close();
   }
 });
+
+Deno.test("the manager ends a run early when the agents loop, recording loop as the stop reason", async () => {
+  const t = await rig();
+  try {
+    const farewells = [
+      "Thank you so much, goodbye my friend!",
+      "Thank you, goodbye to you too, friend!",
+    ];
+    for (let i = 0; i < 20; i++) {
+      t.double.enqueueFault({ kind: "text", content: farewells[i % 2]! });
+    }
+    const run = await runEntrypoint(
+      "main.ts",
+      [
+        "--max-turns",
+        "20",
+        "--output",
+        "text",
+        "--no-analysis",
+        "--story",
+        "tests/fixtures/story.json",
+      ],
+      { env: t.env },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    const meta = (await t.store.get((await t.store.latest())!))!;
+    assertEquals(meta.stop_reason, "loop");
+    assert(meta.turns < 20, `stopped early, at turn ${meta.turns}`);
+    assertStringIncludes(run.stdout, "(loop)");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("with loop_action warn the run goes on and observers get a notice", async () => {
+  const t = await rig();
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = `${dir}/config.jsonc`;
+    await Deno.writeTextFile(config, `{ "conversation": { "loop_action": "warn" } }`);
+    for (let i = 0; i < 8; i++) t.double.enqueueFault({ kind: "text", content: "Thanks, bye!" });
+    const run = await runEntrypoint(
+      "main.ts",
+      [
+        "--config",
+        config,
+        "--max-turns",
+        "8",
+        "--output",
+        "text",
+        "--no-analysis",
+        "--story",
+        "tests/fixtures/story.json",
+      ],
+      { env: t.env },
+    );
+    assertEquals(run.code, 0, run.stderr);
+    const meta = (await t.store.get((await t.store.latest())!))!;
+    assertEquals(meta.stop_reason, "max_turns");
+    assertEquals(meta.turns, 8);
+    assertStringIncludes(run.stdout, "repeating each other");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await t.close();
+  }
+});
