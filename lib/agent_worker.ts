@@ -55,6 +55,8 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
   const keys = conversationKeys(id);
   const store = new ConversationStore(redis);
   await store.waitFor(id, { signal });
+  // An interrupted run may be about to be resumed: wait for it rather than exit.
+  await store.waitWhileInterrupted(id, signal);
   const claimIdleMs = options.config.conversation.claim_idle_seconds * 1000;
   const queue = new StreamQueue(redis, options.blocking, {
     group: AGENT_GROUP,
@@ -148,7 +150,14 @@ async function _serve(
   }
   live.publish({ type: "turn_abandoned", seq, agent, reason: outcome.reason });
   await live.done();
-  if (outcome.kind === "stopping") return false; // left pending for a restart or another agent
+  const resumable = outcome.kind === "stopping" ||
+    (outcome.kind === "cancelled" && (await store.require(id)).status === "interrupted");
+  if (resumable) {
+    // Unfinished work stays pending, released so that the next agent (after a
+    // resume, or another process for this slot) takes it at once.
+    await queue.release(entry);
+    return false;
+  }
   if (outcome.kind === "fatal") {
     await endRun(redis, id, {
       status: "failed",

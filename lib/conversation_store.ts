@@ -115,6 +115,13 @@ export class ConversationStore {
     return await this.require(id);
   }
 
+  /** Waits (polling) while the conversation's status is `interrupted`. */
+  async waitWhileInterrupted(id: string, signal?: AbortSignal, pollMs = 250): Promise<void> {
+    while (!signal?.aborted && (await this.require(id)).status === "interrupted") {
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
   /** The status and reason, unless the conversation has ended already. */
   async finish(
     id: string,

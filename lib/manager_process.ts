@@ -66,9 +66,14 @@ export async function runManagerProcess(options: ManagerProcessOptions): Promise
     // Say why now, then try to leave the reason in Redis once it is back.
     console.error(`manager: ${error.message}`);
     const waitMs = config.redis.max_unavailable_seconds * 1000;
-    if (await recordFailureWhenBack(config.redis, id, error.message, waitMs)) {
-      console.error(`manager: recorded conversation ${id} as failed`);
-    }
+    const outcome = await recordFailureWhenBack(config.redis, id, error.message, waitMs);
+    const said = {
+      recorded: `recorded conversation ${id} as failed`,
+      already_ended: `conversation ${id} had ended already`,
+      gone: `Redis came back without conversation ${id} (no persistence? see README, Reliability)`,
+      unreachable: `could not record conversation ${id} as failed: Redis stayed unreachable`,
+    }[outcome];
+    console.error(`manager: ${said}`);
     return 1;
   } finally {
     await closeRedis(blocking, redis);

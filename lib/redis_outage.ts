@@ -81,24 +81,29 @@ export class OutageGuard {
   }
 }
 
+/** What {@linkcode recordFailureWhenBack} managed. */
+export type FailureRecord = "recorded" | "already_ended" | "gone" | "unreachable";
+
 /**
  * After giving up on Redis: keeps trying, for up to `waitMs`, to record the
  * run as failed with `reason`, so the log says why it stopped once Redis is
- * back. Returns whether it was recorded.
+ * back. Says what happened: recorded, the run had ended already, the run is
+ * gone (Redis came back without its data), or Redis stayed away.
  */
 export async function recordFailureWhenBack(
   redis: Config["redis"],
   conversationId: string,
   reason: string,
   waitMs: number,
-): Promise<boolean> {
+): Promise<FailureRecord> {
   const giveUp = Date.now() + waitMs;
   for (let attempt = 1; Date.now() < giveUp; attempt++) {
     try {
       const client = await connectRedis(redis, { name: "manager-recorder" });
       try {
-        await new ConversationStore(client).finish(conversationId, "failed", "error", reason);
-        return true;
+        const store = new ConversationStore(client);
+        if (await store.finish(conversationId, "failed", "error", reason)) return "recorded";
+        return await store.get(conversationId) ? "already_ended" : "gone";
       } finally {
         await closeRedis(client);
       }
@@ -106,5 +111,5 @@ export async function recordFailureWhenBack(
       await sleep(backoffDelay(attempt, { baseMs: 500, maxMs: 5000 }));
     }
   }
-  return false;
+  return "unreachable";
 }

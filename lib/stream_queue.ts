@@ -230,6 +230,23 @@ export class StreamQueue {
   }
 
   /**
+   * Gives up an entry this consumer will not finish, leaving it pending but
+   * marked idle long enough that the next reader claims it at once.
+   */
+  async release(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xclaim(
+      entry.stream,
+      this.#opts.group,
+      this.#opts.consumer,
+      0,
+      entry.id,
+      "IDLE",
+      this.#opts.claimIdleMs + 1000,
+      "JUSTID",
+    );
+  }
+
+  /**
    * Resets an entry's idle time while it is being worked on, so that
    * {@linkcode read} in other consumers does not claim it as abandoned.
    */
