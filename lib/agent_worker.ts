@@ -113,6 +113,11 @@ async function _serve(
   const meta = await store.require(id);
   const alreadyAnswered = await redis.hexists(keys.answered, String(seq));
   const deadline = meta.deadline ?? Number.POSITIVE_INFINITY;
+  if (meta.status === "interrupted" && !alreadyAnswered) {
+    // Routed just before an interrupt: keep it for the resumed run.
+    await queue.release(entry);
+    return false;
+  }
   if (alreadyAnswered || FINISHED_STATUSES.includes(meta.status) || Date.now() >= deadline) {
     await queue.ack(entry);
     return false;

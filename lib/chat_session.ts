@@ -21,6 +21,7 @@ import { formatAnalysisText } from "./analysis_report.ts";
 import { TerminalRenderer } from "./terminal_renderer.ts";
 import { log } from "./logger.ts";
 import { endRun } from "./run_ending.ts";
+import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 
 /** Options of {@linkcode runChat}. */
 export interface ChatOptions {
@@ -64,7 +65,12 @@ export async function runChat(options: ChatOptions): Promise<number> {
     const managerArgs = options.resume
       ? ["--resume", id]
       : ["--conversation", id, ...(options.storyFile ? ["--story", options.storyFile] : [])];
-    children.push({ role: "manager", process: spawnRole("manager", { args: managerArgs, env }) });
+    if (options.resume) await _checkResumable(redis, id);
+    const manager = spawnRole("manager", { args: managerArgs, env });
+    children.push({ role: "manager", process: manager });
+    // A resumed run still reads as ended until its manager is back: wait, so
+    // the view does not take the old ending for the new one.
+    if (options.resume) await _waitUntilRunning(redis, id, manager);
     for (const agent of ["1", "2"]) {
       children.push({
         role: `agent ${agent}`,
@@ -182,6 +188,37 @@ async function _watch(
     });
   } finally {
     options.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * @throws {DialogueError} when `id` does not exist or cannot be resumed.
+ */
+async function _checkResumable(redis: Redis, id: string): Promise<void> {
+  const meta = await new ConversationStore(redis).require(id);
+  if (meta.status === "completed" || meta.status === "failed") {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot resume conversation ${id} as it is ${meta.status} (${
+        meta.stop_reason ?? "no reason"
+      }): start a new run`,
+    );
+  }
+}
+
+/** Until the resumed run is running again, its manager exits, or 30 s pass. */
+async function _waitUntilRunning(
+  redis: Redis,
+  id: string,
+  manager: Deno.ChildProcess,
+): Promise<void> {
+  let exited = false;
+  manager.status.then(() => exited = true);
+  const store = new ConversationStore(redis);
+  const giveUp = Date.now() + 30_000;
+  while (!exited && Date.now() < giveUp) {
+    if ((await store.require(id)).status === "running") return;
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
