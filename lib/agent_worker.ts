@@ -27,6 +27,7 @@ import { JsonFieldStream } from "./json_field_stream.ts";
 import { log } from "./logger.ts";
 import { type StreamEntry, StreamQueue } from "./stream_queue.ts";
 import { OutageGuard } from "./redis_outage.ts";
+import { parseStructuredReply } from "./structured_reply.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 import { z } from "zod";
 
@@ -285,19 +286,8 @@ export function parseReply(result: ChatResult, json: boolean): ParsedReply {
     if (!text) return { ok: false, problem: "empty reply" };
     return { ok: true, content: { message: text, sentiment: "neutral", references: [] } };
   }
-  if (result.doneReason === "length") {
-    return { ok: false, problem: "cut at the length limit" };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(result.content);
-  } catch (error) {
-    return { ok: false, problem: `not JSON: ${(error as Error).message}` };
-  }
-  const parsed = ConversationContent.safeParse(value);
-  if (parsed.success) return { ok: true, content: parsed.data };
-  const issue = parsed.error.issues[0]!;
-  return { ok: false, problem: `${issue.path.join(".") || "reply"}: ${issue.message}` };
+  const reply = parseStructuredReply(ConversationContent, result.content, result.doneReason);
+  return reply.ok ? { ok: true, content: reply.value } : reply;
 }
 
 function _response(

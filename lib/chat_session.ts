@@ -21,7 +21,7 @@ import { formatAnalysisText } from "./analysis_report.ts";
 import { TerminalRenderer } from "./terminal_renderer.ts";
 import { log } from "./logger.ts";
 import { endRun } from "./run_ending.ts";
-import { DialogueError, ErrorCode } from "./dialogue_error.ts";
+import { assertResumable } from "./conversation_runner.ts";
 
 /** Options of {@linkcode runChat}. */
 export interface ChatOptions {
@@ -191,19 +191,9 @@ async function _watch(
   }
 }
 
-/**
- * @throws {DialogueError} when `id` does not exist or cannot be resumed.
- */
+/** @throws {DialogueError} when `id` does not exist or cannot be resumed. */
 async function _checkResumable(redis: Redis, id: string): Promise<void> {
-  const meta = await new ConversationStore(redis).require(id);
-  if (meta.status === "completed" || meta.status === "failed") {
-    throw new DialogueError(
-      ErrorCode.Usage,
-      `Cannot resume conversation ${id} as it is ${meta.status} (${
-        meta.stop_reason ?? "no reason"
-      }): start a new run`,
-    );
-  }
+  assertResumable(await new ConversationStore(redis).require(id));
 }
 
 /** Until the resumed run is running again, its manager exits, or 30 s pass. */

@@ -130,14 +130,7 @@ export async function resumeConversation(
   const id = options.conversationId;
   const store = new ConversationStore(options.redis);
   const meta = await store.require(id);
-  if (meta.status === "completed" || meta.status === "failed") {
-    throw new DialogueError(
-      ErrorCode.Usage,
-      `Cannot resume conversation ${id} as it is ${meta.status} (${
-        meta.stop_reason ?? "no reason"
-      }): start a new run`,
-    );
-  }
+  assertResumable(meta);
   if (!meta.scenario || meta.deadline === undefined) {
     throw new DialogueError(
       ErrorCode.Usage,
@@ -157,6 +150,21 @@ export async function resumeConversation(
   // died before routing it.
   await run.route(1, meta.scenario.story.initial_situation);
   return await run.loop({ claimAllPending: true });
+}
+
+/**
+ * @throws {DialogueError} `usage` when the run completed or failed: only
+ * interrupted runs, and runs whose manager died, continue.
+ */
+export function assertResumable(meta: ConversationMeta): void {
+  if (meta.status === "completed" || meta.status === "failed") {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot resume conversation ${meta.id} as it is ${meta.status} (${
+        meta.stop_reason ?? "no reason"
+      }): start a new run`,
+    );
+  }
 }
 
 /** One run's routing state and helpers. */

@@ -13,6 +13,7 @@ import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import type { LlmBackend } from "./llm_backend.ts";
 import type { Scenario } from "./story.ts";
 import { mean, round } from "./stats.ts";
+import { parseStructuredReply } from "./structured_reply.ts";
 
 /** Bumped whenever a criterion or its wording changes, so scores stay comparable. */
 export const RUBRIC_VERSION = 1;
@@ -222,17 +223,5 @@ export function parseVerdict(
   content: string,
   doneReason: string,
 ): { ok: true; value: PersonaVerdict } | { ok: false; problem: string } {
-  if (doneReason === "length") {
-    return { ok: false, problem: "the reply was cut at the length limit" };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(content);
-  } catch (error) {
-    return { ok: false, problem: `not JSON (${(error as Error).message})` };
-  }
-  const result = PersonaVerdict.safeParse(json);
-  if (result.success) return { ok: true, value: result.data };
-  const issue = result.error.issues[0];
-  return { ok: false, problem: `${issue?.path.join(".") || "(root)"}: ${issue?.message}` };
+  return parseStructuredReply(PersonaVerdict, content, doneReason);
 }

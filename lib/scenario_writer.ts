@@ -10,6 +10,7 @@ import { DialogueError, ErrorCode, usageError } from "./dialogue_error.ts";
 import type { LlmBackend } from "./llm_backend.ts";
 import { DEFAULT_TEMPLATES, renderTemplate } from "./prompt_template.ts";
 import { Scenario } from "./story.ts";
+import { parseStructuredReply } from "./structured_reply.ts";
 import { log } from "./logger.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
 
@@ -99,23 +100,9 @@ export type ScenarioReply =
   | { ok: false; problem: string };
 
 /** Validates a model's reply, checking truncation before parsing. */
-export function parseScenarioReply(
-  content: string,
-  doneReason: string,
-): ScenarioReply {
-  if (doneReason === "length") {
-    return { ok: false, problem: "the reply was cut at the length limit" };
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(content);
-  } catch (error) {
-    return { ok: false, problem: `not JSON (${(error as Error).message})` };
-  }
-  const result = Scenario.safeParse(json);
-  if (result.success) return { ok: true, scenario: result.data };
-  const issue = result.error.issues[0]!;
-  return { ok: false, problem: `${issue.path.join(".")}: ${issue.message}` };
+export function parseScenarioReply(content: string, doneReason: string): ScenarioReply {
+  const reply = parseStructuredReply(Scenario, content, doneReason);
+  return reply.ok ? { ok: true, scenario: reply.value } : reply;
 }
 
 /**
