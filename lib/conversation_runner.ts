@@ -7,7 +7,8 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { agentModel, type Config, redactConfig } from "./config.ts";
+import { agentModel, type Config } from "./config.ts";
+import { redactConfig } from "./redaction.ts";
 import { type ConversationMeta, FINISHED_STATUSES, type StopReason } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
 import { agentForTurn, type DialogMessage, MessageMetadata } from "./dialog_message.ts";
@@ -27,7 +28,8 @@ import { log } from "./logger.ts";
 import { OutageGuard } from "./redis_outage.ts";
 import { writeScenario } from "./scenario_writer.ts";
 import type { Scenario } from "./story.ts";
-import { type StreamEntry, StreamQueue } from "./stream_queue.ts";
+import type { StreamEntry } from "./stream_entry.ts";
+import { StreamQueue } from "./stream_queue.ts";
 
 /** Inputs of {@linkcode runConversation}. */
 export interface RunConversationOptions {

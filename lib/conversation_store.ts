@@ -10,7 +10,7 @@ import type { AgentId, DialogMessage } from "./dialog_message.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import { AGENT_GROUP, conversationIndexKey, conversationKeys, MANAGER_GROUP } from "./keys.ts";
 import { FINISH_CONVERSATION_SCRIPT } from "./lua/finish_conversation.ts";
-import { readWholeStream } from "./stream_queue.ts";
+import { readWholeStream } from "./stream_entry.ts";
 
 /** Fields stored as JSON in the meta hash; the rest are plain strings or numbers. */
 const JSON_FIELDS = new Set(["scenario", "models", "config"]);

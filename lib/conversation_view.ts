@@ -15,7 +15,7 @@ import { readLive } from "./live_feed.ts";
 import type { LiveEvent } from "./live_event.ts";
 import { OutageGuard } from "./redis_outage.ts";
 import { analyzeRun } from "./run_analysis.ts";
-import { decodeEntry } from "./stream_queue.ts";
+import { decodeEntry } from "./stream_entry.ts";
 import { speakerName, type TerminalRenderer } from "./terminal_renderer.ts";
 
 /** Options of {@linkcode watchConversation}. */

@@ -4,7 +4,7 @@
  * @module
  */
 import { Ollama } from "ollama";
-import { redactUrl } from "./config.ts";
+import { redactUrl } from "./redaction.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import {
   type ChatOptions,

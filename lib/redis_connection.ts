@@ -7,7 +7,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "./config.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
-import { redactUrl } from "./config.ts";
+import { redactUrl } from "./redaction.ts";
 
 /** How a connection will be used. */
 export interface RedisConnectOptions {

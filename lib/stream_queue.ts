@@ -6,16 +6,17 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { DialogMessage } from "./dialog_message.ts";
+import {
+  decodeEntry,
+  decodeFields,
+  encodeEntry,
+  LOSSY_UTF8,
+  type RawFields,
+  type StreamEntry,
+} from "./stream_entry.ts";
+import type { DialogMessage } from "./dialog_message.ts";
 import { ADD_ONCE_SCRIPT } from "./lua/add_once.ts";
 import { log } from "./logger.ts";
-
-/** An entry read from a stream, validated. */
-export interface StreamEntry {
-  stream: string;
-  id: string;
-  message: DialogMessage;
-}
 
 /** Options of a {@linkcode StreamQueue}. */
 export interface StreamQueueOptions {
@@ -32,82 +33,6 @@ export interface StreamQueueOptions {
    * next reader: its consumer is presumed dead. @default 30000
    */
   claimIdleMs?: number;
-}
-
-const DATA_FIELD = "data";
-
-/** Encodes a message as stream fields: the JSON plus a few fields for humans. */
-export function encodeEntry(message: DialogMessage): string[] {
-  const validated = DialogMessage.parse(message);
-  return [
-    "seq",
-    String(validated.metadata.sequence_number),
-    "role",
-    validated.role,
-    DATA_FIELD,
-    JSON.stringify(validated),
-  ];
-}
-
-/**
- * Decodes stream fields into a message.
- *
- * @throws {Error} with a reason fit for the dead-letter stream.
- */
-export function decodeEntry(fields: string[]): DialogMessage {
-  const index = fields.findIndex((f, i) => i % 2 === 0 && f === DATA_FIELD);
-  if (index < 0) throw new Error(`no '${DATA_FIELD}' field`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fields[index + 1] ?? "");
-  } catch (error) {
-    throw new Error(`'${DATA_FIELD}' is not JSON: ${(error as Error).message}`);
-  }
-  const result = DialogMessage.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new Error(`${issue.path.join(".") || "entry"}: ${issue.message}`);
-  }
-  return result.data;
-}
-
-const _strict = new TextDecoder("utf-8", { fatal: true });
-const _lossy = new TextDecoder("utf-8");
-
-/** Raw field bytes as ioredis' Buffer commands return them. */
-type RawFields = Uint8Array[];
-
-/**
- * Decodes raw stream fields as UTF-8.
- *
- * @throws {Error} naming the first field that is not valid UTF-8.
- */
-export function decodeFields(fields: RawFields): string[] {
-  return fields.map((bytes, i) => {
-    try {
-      return _strict.decode(bytes);
-    } catch {
-      const name = i % 2 === 0 ? `#${i}` : `'${_lossy.decode(fields[i - 1]!)}'`;
-      throw new Error(`field ${name} is not valid UTF-8`);
-    }
-  });
-}
-
-/** Reads all entries of a stream (oldest first), skipping invalid ones. */
-export async function readWholeStream(
-  redis: Redis,
-  stream: string,
-): Promise<StreamEntry[]> {
-  const raw = await redis.xrangeBuffer(stream, "-", "+");
-  const out: StreamEntry[] = [];
-  for (const [id, fields] of raw) {
-    try {
-      out.push({ stream, id: id.toString(), message: decodeEntry(decodeFields(fields)) });
-    } catch {
-      // Invalid entries are dead-lettered by the consumers; readers skip them.
-    }
-  }
-  return out;
 }
 
 /** Producer and consumer of conversation streams for one process. */
@@ -317,7 +242,7 @@ export class StreamQueue {
     let raw = 0;
     for (const [stream, entries] of reply ?? []) {
       raw += entries.length;
-      out.push(...await this.#validate(_lossy.decode(stream), entries));
+      out.push(...await this.#validate(LOSSY_UTF8.decode(stream), entries));
     }
     return { entries: out, raw };
   }
@@ -329,7 +254,7 @@ export class StreamQueue {
   ): Promise<StreamEntry[]> {
     const out: StreamEntry[] = [];
     for (const [rawId, fields] of entries) {
-      const id = _lossy.decode(rawId);
+      const id = LOSSY_UTF8.decode(rawId);
       // A pending entry whose data was trimmed comes back with null fields.
       if (fields === null) {
         await this.ack({ stream, id });
@@ -338,7 +263,7 @@ export class StreamQueue {
       try {
         out.push({ stream, id, message: decodeEntry(decodeFields(fields)) });
       } catch (error) {
-        const readable = fields.map((f) => _lossy.decode(f));
+        const readable = fields.map((f) => LOSSY_UTF8.decode(f));
         await this.#deadLetter(stream, id, readable, (error as Error).message);
       }
     }

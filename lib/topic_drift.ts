@@ -9,7 +9,7 @@
  */
 import { z } from "zod";
 import type { AgentId } from "./dialog_message.ts";
-import { redactUrl } from "./config.ts";
+import { redactUrl } from "./redaction.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import { mean, round } from "./stats.ts";
 import { cosineSimilarity, lexicalSimilarity } from "./text_similarity.ts";

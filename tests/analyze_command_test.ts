@@ -13,7 +13,7 @@ import { ConversationMeta } from "../lib/conversation_meta.ts";
 import { DialogMessage } from "../lib/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../lib/dialogue_error.ts";
 import { conversationKeys } from "../lib/keys.ts";
-import { encodeEntry } from "../lib/stream_queue.ts";
+import { encodeEntry } from "../lib/stream_entry.ts";
 import { RunAnalysis } from "../lib/run_analysis.ts";
 import { RunComparison } from "../lib/run_comparison.ts";
 import {

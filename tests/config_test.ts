@@ -8,8 +8,8 @@ import {
   INHERITED_CONFIG_VAR,
   loadConfig,
   parseConfig,
-  redactConfig,
 } from "../lib/config.ts";
+import { redactConfig } from "../lib/redaction.ts";
 import { CONFIG_FLAGS, configLayerFromFlags, parseFlags } from "../lib/cli.ts";
 import { DialogueError, ErrorCode } from "../lib/dialogue_error.ts";
 

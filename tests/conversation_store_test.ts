@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import type { Redis } from "ioredis";
 import { RedisServer } from "./helpers/redis_server.ts";
-import { parseConfig, redactConfig } from "../lib/config.ts";
+import { parseConfig } from "../lib/config.ts";
+import { redactConfig } from "../lib/redaction.ts";
 import { closeRedis, connectRedis } from "../lib/redis_connection.ts";
 import { ConversationStore, waitForActiveConversation } from "../lib/conversation_store.ts";
 import { ConversationMeta } from "../lib/conversation_meta.ts";
@@ -18,7 +19,8 @@ import {
   MANAGER_GROUP,
   newConversationId,
 } from "../lib/keys.ts";
-import { encodeEntry, StreamQueue } from "../lib/stream_queue.ts";
+import { encodeEntry } from "../lib/stream_entry.ts";
+import { StreamQueue } from "../lib/stream_queue.ts";
 import { publishLive } from "../lib/live_feed.ts";
 import type { Scenario } from "../lib/story.ts";
 

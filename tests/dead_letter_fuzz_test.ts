@@ -19,7 +19,8 @@ import { parseConfig } from "../lib/config.ts";
 import { closeRedis, connectRedis } from "../lib/redis_connection.ts";
 import { conversationKeys, newConversationId } from "../lib/keys.ts";
 import { DialogMessage, MAX_CONTENT_CHARS } from "../lib/dialog_message.ts";
-import { encodeEntry, StreamQueue } from "../lib/stream_queue.ts";
+import { encodeEntry } from "../lib/stream_entry.ts";
+import { StreamQueue } from "../lib/stream_queue.ts";
 import { ConversationStore } from "../lib/conversation_store.ts";
 
 const SEED = Number(Deno.env.get("DIALOGUE_FUZZ_SEED") ?? Math.floor(Math.random() * 2 ** 32));

@@ -9,13 +9,8 @@ import { parseConfig } from "../lib/config.ts";
 import { closeRedis, connectRedis } from "../lib/redis_connection.ts";
 import { consumerName, conversationKeys, newConversationId } from "../lib/keys.ts";
 import { DialogMessage } from "../lib/dialog_message.ts";
-import {
-  decodeEntry,
-  encodeEntry,
-  readWholeStream,
-  StreamQueue,
-  type StreamQueueOptions,
-} from "../lib/stream_queue.ts";
+import { decodeEntry, encodeEntry, readWholeStream } from "../lib/stream_entry.ts";
+import { StreamQueue, type StreamQueueOptions } from "../lib/stream_queue.ts";
 
 const GROUP = "agents";
 
