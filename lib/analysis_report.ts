@@ -6,13 +6,12 @@
  * rationale) is sanitized, so a report cannot carry escape sequences to the
  * terminal.
  *
- * Colour uses picocolors, which reads `NO_COLOR`, `FORCE_COLOR`, `TERM` and
- * `CI` when it loads; it is loaded only when those variables are readable
- * without a prompt, and the report is plain otherwise.
+ * Colour comes from {@linkcode paint} in terminal.ts (plain when the
+ * environment cannot be read).
  *
  * @module
  */
-import type pc from "picocolors";
+import { paint } from "./terminal.ts";
 import type { RunAnalysis } from "./run_analysis.ts";
 import { sanitizeText } from "./sanitize.ts";
 import { sparkline } from "./sparkline.ts";
@@ -35,10 +34,6 @@ export interface AnalysisTextOptions {
    */
   color?: boolean;
 }
-
-type _Paint = Record<"bold" | "dim" | "red" | "green" | "yellow", (text: string) => string>;
-
-const _picocolors = await _loadPicocolors();
 
 /**
  * A terminal report: headline, per-agent table, sparklines of tokens/s and
@@ -63,7 +58,7 @@ const _picocolors = await _loadPicocolors();
  * ```
  */
 export function formatAnalysisText(a: RunAnalysis, opts: AnalysisTextOptions = {}): string {
-  const p = (opts.color ?? false) && _picocolors ? _picocolors.createColors(true) : _plain;
+  const p = paint(opts.color ?? false);
   const c = a.conversation;
   const status = c.status === "completed"
     ? p.green(c.status)
@@ -174,25 +169,4 @@ export function formatAnalysisMarkdown(a: RunAnalysis): string {
 /** Model text on one line, without control or escape sequences. */
 function _clean(text: string): string {
   return sanitizeText(text, { keepNewlines: false });
-}
-
-const _identity = (s: string) => s;
-const _plain: _Paint = {
-  bold: _identity,
-  dim: _identity,
-  red: _identity,
-  green: _identity,
-  yellow: _identity,
-};
-
-/** picocolors, if the env variables it reads at load time are readable. */
-async function _loadPicocolors(): Promise<typeof pc | undefined> {
-  try {
-    const readable = ["NO_COLOR", "FORCE_COLOR", "TERM", "CI"].every((variable) =>
-      Deno.permissions.querySync({ name: "env", variable }).state === "granted"
-    );
-    return readable ? (await import("picocolors")).default : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -6,14 +6,12 @@
  * {@linkcode StreamSanitizer} per turn so a sequence split across tokens is
  * removed too.
  *
- * Colour uses picocolors, which reads `NO_COLOR`, `FORCE_COLOR`, `TERM` and
- * `CI` when it loads. It is loaded only when those variables may be read
- * without a permission prompt (e.g. `--allow-env=NO_COLOR,FORCE_COLOR,TERM,CI`);
- * otherwise output is plain, so a process without env access still works.
+ * Colour comes from {@linkcode paint} in terminal.ts: plain when NO_COLOR is
+ * set, stdout is not a terminal, or the environment cannot be read.
  *
  * @module
  */
-import type pc from "picocolors";
+import { colorByDefault, type Paint, paint, writeStdout } from "./terminal.ts";
 import type { ConversationMeta } from "./conversation_meta.ts";
 import type { AgentId, DialogMessage } from "./dialog_message.ts";
 import { sanitizeText, StreamSanitizer } from "./sanitize.ts";
@@ -45,20 +43,6 @@ export interface RunSummary {
   durationMs: number;
 }
 
-const _STYLES = [
-  "bold",
-  "dim",
-  "red",
-  "green",
-  "yellow",
-  "cyan",
-  "magenta",
-] as const;
-type _Paint = Record<(typeof _STYLES)[number], (text: string) => string>;
-
-const _picocolors = await _loadPicocolors();
-const _encoder = new TextEncoder();
-
 /**
  * Writes the conversation: a header, each turn live as tokens arrive (or
  * whole on replay), figures per turn, and a footer.
@@ -76,7 +60,7 @@ const _encoder = new TextEncoder();
  * ```
  */
 export class TerminalRenderer {
-  #paint: _Paint;
+  #paint: Paint;
   #writer: TextWriter;
   #width: number;
   #atLineStart = true;
@@ -95,9 +79,9 @@ export class TerminalRenderer {
       );
     }
     this.#width = Math.floor(width);
-    this.#writer = opts.writer ?? { write: _writeStdout };
-    const color = opts.color ?? _defaultColor();
-    this.#paint = _picocolors?.createColors(color) ?? _plain;
+    this.#writer = opts.writer ?? { write: writeStdout };
+    const color = opts.color ?? colorByDefault();
+    this.#paint = paint(color);
   }
 
   /** Writes the run's id, models and limits, then the scenario if present. */
@@ -338,40 +322,4 @@ function _int(n: number): string {
 
 function _count(n: number, noun: string): string {
   return `${_int(n)} ${noun}${n === 1 ? "" : "s"}`;
-}
-
-const _plain = Object.fromEntries(
-  _STYLES.map((k) => [k, (text: string) => text]),
-) as _Paint;
-
-/** picocolors, if the env variables it reads at load time are readable. */
-async function _loadPicocolors(): Promise<typeof pc | undefined> {
-  let readable = false;
-  try {
-    readable = ["NO_COLOR", "FORCE_COLOR", "TERM", "CI"].every((variable) =>
-      Deno.permissions.querySync({ name: "env", variable }).state === "granted"
-    );
-  } catch {
-    // No permissions API here (e.g. a worker without it): stay plain.
-  }
-  return readable ? (await import("picocolors")).default : undefined;
-}
-
-function _defaultColor(): boolean {
-  try {
-    if (!Deno.stdout.isTerminal()) return false;
-    const env = Deno.permissions.querySync({
-      name: "env",
-      variable: "NO_COLOR",
-    });
-    // Deno.noColor reflects NO_COLOR at startup and needs no permission.
-    return env.state === "granted" ? !Deno.env.get("NO_COLOR") : !Deno.noColor;
-  } catch {
-    return false;
-  }
-}
-
-function _writeStdout(text: string): void {
-  let bytes = _encoder.encode(text);
-  while (bytes.length > 0) bytes = bytes.subarray(Deno.stdout.writeSync(bytes));
 }
