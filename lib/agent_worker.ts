@@ -10,13 +10,7 @@ import type { Config } from "./config.ts";
 import { CONTROL_CANCEL, endRun } from "./run_ending.ts";
 import { type ConversationMeta, FINISHED_STATUSES } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
-import {
-  type AgentId,
-  ConversationContent,
-  type DialogMessage,
-  MAX_CONTENT_CHARS,
-  MessageMetadata,
-} from "./dialog_message.ts";
+import type { AgentId, DialogMessage } from "./dialog_message.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
 import { AGENT_GROUP, consumerName, conversationKeys } from "./keys.ts";
 import type { ChatResult, LlmBackend } from "./llm_backend.ts";
@@ -28,9 +22,8 @@ import { log } from "./logger.ts";
 import type { StreamEntry } from "./stream_entry.ts";
 import { StreamQueue } from "./stream_queue.ts";
 import { OutageGuard } from "./redis_outage.ts";
-import { parseStructuredReply } from "./structured_reply.ts";
+import { parseReply, REPLY_JSON_SCHEMA, replyMessage } from "./agent_reply.ts";
 import { backoffDelay, sleep } from "./backoff.ts";
-import { z } from "zod";
 
 /** Inputs of {@linkcode runAgent}. */
 export interface RunAgentOptions {
@@ -47,9 +40,6 @@ export interface RunAgentOptions {
   /** Shutdown: the current generation is abandoned and left unacknowledged. */
   signal: AbortSignal;
 }
-
-/** JSON schema of the structured reply, sent as Ollama's `format`. */
-export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
 
 /** Serves one agent slot of a conversation until the conversation ends. */
 export async function runAgent(options: RunAgentOptions): Promise<{ turns: number }> {
@@ -262,7 +252,12 @@ async function _generate(
     if (reply.ok) {
       return {
         kind: "reply",
-        message: _response(options, meta, request, hooks.model, result, reply.content),
+        message: replyMessage(request, {
+          agent: options.agent,
+          model: hooks.model,
+          result,
+          reply: reply.content,
+        }),
       };
     }
     problem = reply.problem;
@@ -272,60 +267,6 @@ async function _generate(
     kind: "fatal",
     reason:
       `Agent ${agent} (${hooks.model}) gave no valid reply for turn ${seq} in ${config.agents.max_attempts} attempts (last: ${problem}): try another model, set agents.output to "text", or raise agents.max_attempts`,
-  };
-}
-
-/** Outcome of validating a model's reply. */
-export type ParsedReply =
-  | { ok: true; content: ConversationContent }
-  | { ok: false; problem: string };
-
-/** Validates a reply: structured (`json`) or plain text. Truncation is checked first. */
-export function parseReply(result: ChatResult, json: boolean): ParsedReply {
-  if (!json) {
-    const text = result.content.trim().slice(0, MAX_CONTENT_CHARS);
-    if (!text) return { ok: false, problem: "empty reply" };
-    return { ok: true, content: { message: text, sentiment: "neutral", references: [] } };
-  }
-  const reply = parseStructuredReply(ConversationContent, result.content, result.doneReason);
-  return reply.ok ? { ok: true, content: reply.value } : reply;
-}
-
-function _response(
-  options: RunAgentOptions,
-  meta: ConversationMeta,
-  request: DialogMessage,
-  model: string,
-  result: ChatResult,
-  reply: ConversationContent,
-): DialogMessage {
-  const m = result.metrics;
-  const perSecond = (count: number, ns: number) => ns > 0 ? count / ns * 1e9 : 0;
-  return {
-    queue_timestamp: Date.now(),
-    message_id: crypto.randomUUID(),
-    role: "assistant",
-    content: reply.message,
-    metadata: MessageMetadata.parse({
-      conversation_id: meta.id,
-      sequence_number: request.metadata.sequence_number,
-      tokens_generated: m.eval_count,
-      generation_time_ms: result.wallMs,
-      agent_id: options.agent,
-      model,
-      request_id: request.message_id,
-      prompt_tokens: m.prompt_eval_count,
-      tokens_per_second: perSecond(m.eval_count, m.eval_duration),
-      prompt_tokens_per_second: perSecond(m.prompt_eval_count, m.prompt_eval_duration),
-      time_to_first_token_ms: result.timeToFirstTokenMs,
-      load_duration_ms: m.load_duration / 1e6,
-      prompt_eval_duration_ms: m.prompt_eval_duration / 1e6,
-      total_duration_ms: m.total_duration / 1e6,
-      wall_time_ms: Math.max(0, Date.now() - request.queue_timestamp),
-      done_reason: result.doneReason,
-      sentiment: reply.sentiment,
-      references: reply.references,
-    }),
   };
 }
 
