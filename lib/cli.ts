@@ -6,14 +6,8 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import {
-  coerceScalar,
-  type Config,
-  type ConfigLayer,
-  loadConfig,
-  mergeLayers,
-  setPath,
-} from "./config.ts";
+import { type Config, loadConfig } from "./config.ts";
+import { coerceScalar, type ConfigLayer, mergeLayers, setPath } from "./config_layer.ts";
 import { usageError } from "./dialogue_error.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;

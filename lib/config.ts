@@ -6,6 +6,9 @@
  */
 import { z } from "zod";
 import { parseJsonc } from "./jsonc.ts";
+import { type ConfigLayer, envLayer, isPlainObject, mergeLayers } from "./config_layer.ts";
+
+export type { ConfigLayer } from "./config_layer.ts";
 import { DialogueError, ErrorCode, usageError } from "./dialogue_error.ts";
 
 /** A prompt template: inline text, or `{ "file": "path" }` read at load time. */
@@ -110,24 +113,6 @@ export const Config = z.strictObject({
 /** The validated configuration. */
 export type Config = z.infer<typeof Config>;
 
-/** A nested partial configuration, as read from one source. */
-export type ConfigLayer = Record<string, unknown>;
-
-/** Environment variables read, and the config field each one sets. */
-export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
-  REDIS_URL: ["redis.url"],
-  OLLAMA_HOST: ["ollama.host"],
-  // Like --model: manager and both agents; the more specific ones below win.
-  DIALOGUE_MODEL: ["agents.model", "manager.model"],
-  DIALOGUE_MANAGER_MODEL: ["manager.model"],
-  DIALOGUE_AGENT1_MODEL: ["agents.agent1.model"],
-  DIALOGUE_AGENT2_MODEL: ["agents.agent2.model"],
-  DIALOGUE_MAX_TURNS: ["conversation.max_turns"],
-  DIALOGUE_DURATION_SECONDS: ["conversation.duration_seconds"],
-  DIALOGUE_LOG_LEVEL: ["logging.level"],
-  DIALOGUE_LOG_FORMAT: ["logging.format"],
-};
-
 /** Set by `main.ts` for its children: the already-merged config as JSON. */
 export const INHERITED_CONFIG_VAR = "DIALOGUE_CONFIG_JSON";
 
@@ -181,7 +166,7 @@ export function parseConfig(layer: ConfigLayer): Config {
     );
   }
   const value = _valueAt(layer, issue.path);
-  const shown = value === undefined || _isSecretPath(issue.path) || _isPlainObject(value)
+  const shown = value === undefined || _isSecretPath(issue.path) || isPlainObject(value)
     ? ""
     : `: got ${JSON.stringify(value)}`;
   throw usageError(`Invalid configuration field ${field}${shown} (${issue.message})`);
@@ -190,47 +175,6 @@ export function parseConfig(layer: ConfigLayer): Config {
 /** Fields whose values are never echoed in messages. */
 function _isSecretPath(path: PropertyKey[]): boolean {
   return path.some((p) => p === "password" || p === "url" || p === "headers" || p === "host");
-}
-
-/** The config layer the environment defines (numbers parsed where expected). */
-export function envLayer(
-  env: (name: string) => string | undefined,
-): ConfigLayer {
-  let layer: ConfigLayer = {};
-  for (const [name, paths] of Object.entries(ENV_VARS)) {
-    const raw = env(name);
-    if (raw === undefined || raw === "") continue;
-    for (const path of paths) layer = mergeLayers(layer, setPath(path, coerceScalar(path, raw)));
-  }
-  return layer;
-}
-
-/** Deep-merges `over` onto `base`; arrays and scalars are replaced. */
-export function mergeLayers(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
-  const out: ConfigLayer = { ...base };
-  for (const [key, value] of Object.entries(over)) {
-    if (value === undefined) continue;
-    const prev = out[key];
-    out[key] = _isPlainObject(prev) && _isPlainObject(value) ? mergeLayers(prev, value) : value;
-  }
-  return out;
-}
-
-/** `{a: {b: value}}` from `"a.b"`. */
-export function setPath(path: string, value: unknown): ConfigLayer {
-  const parts = path.split(".");
-  let out: unknown = value;
-  for (const part of parts.reverse()) out = { [part]: out };
-  return out as ConfigLayer;
-}
-
-/** Turns a string from env or flags into a number where the field expects one. */
-export function coerceScalar(path: string, raw: string): unknown {
-  const numeric =
-    /(_seconds|_turns|_ms|\.port|\.db|temperature|num_ctx|seed|_messages|_chars|_tokens|_attempts)$/;
-  if (!numeric.test(path)) return raw;
-  const n = Number(raw);
-  return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
 }
 
 /** Model an agent slot uses. */
@@ -262,7 +206,7 @@ function _readEnv(name: string): string | undefined {
 function _parseInherited(raw: string): ConfigLayer {
   try {
     const value = JSON.parse(raw);
-    if (_isPlainObject(value)) return value;
+    if (isPlainObject(value)) return value;
   } catch { /* reported below */ }
   throw usageError(
     `Cannot read ${INHERITED_CONFIG_VAR} as it is not a JSON object: unset it`,
@@ -290,7 +234,7 @@ async function _readConfigFile(path: string): Promise<ConfigLayer> {
       `Cannot parse config file ${path} as JSON: ${_oneLine((error as Error).message)}`,
     );
   }
-  if (!_isPlainObject(value)) {
+  if (!isPlainObject(value)) {
     throw usageError(`Config file ${path} must hold a JSON object`);
   }
   return value;
@@ -314,14 +258,10 @@ async function _resolvePromptFiles(config: Config): Promise<Config> {
 function _valueAt(layer: unknown, path: PropertyKey[]): unknown {
   let cur = layer;
   for (const key of path) {
-    if (!_isPlainObject(cur)) return undefined;
+    if (!isPlainObject(cur)) return undefined;
     cur = cur[key as string];
   }
   return cur;
-}
-
-function _isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** An error message on one line (V8 quotes multi-line source in JSON errors). */

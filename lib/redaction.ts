@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { Config, ConfigLayer } from "./config.ts";
+import type { Config } from "./config.ts";
+import type { ConfigLayer } from "./config_layer.ts";
 
 /**
  * The config with every secret removed, safe to log or store in Redis.

@@ -1,0 +1,70 @@
+/**
+ * Configuration layers: nested partial configs from one source each (a file,
+ * the environment, flags), merged in order of precedence before validation.
+ *
+ * @module
+ */
+
+/** A nested partial configuration, as read from one source. */
+export type ConfigLayer = Record<string, unknown>;
+
+/** Environment variables read, and the config field each one sets. */
+export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
+  REDIS_URL: ["redis.url"],
+  OLLAMA_HOST: ["ollama.host"],
+  // Like --model: manager and both agents; the more specific ones below win.
+  DIALOGUE_MODEL: ["agents.model", "manager.model"],
+  DIALOGUE_MANAGER_MODEL: ["manager.model"],
+  DIALOGUE_AGENT1_MODEL: ["agents.agent1.model"],
+  DIALOGUE_AGENT2_MODEL: ["agents.agent2.model"],
+  DIALOGUE_MAX_TURNS: ["conversation.max_turns"],
+  DIALOGUE_DURATION_SECONDS: ["conversation.duration_seconds"],
+  DIALOGUE_LOG_LEVEL: ["logging.level"],
+  DIALOGUE_LOG_FORMAT: ["logging.format"],
+};
+
+/** The config layer the environment defines (numbers parsed where expected). */
+export function envLayer(
+  env: (name: string) => string | undefined,
+): ConfigLayer {
+  let layer: ConfigLayer = {};
+  for (const [name, paths] of Object.entries(ENV_VARS)) {
+    const raw = env(name);
+    if (raw === undefined || raw === "") continue;
+    for (const path of paths) layer = mergeLayers(layer, setPath(path, coerceScalar(path, raw)));
+  }
+  return layer;
+}
+
+/** Deep-merges `over` onto `base`; arrays and scalars are replaced. */
+export function mergeLayers(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
+  const out: ConfigLayer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const prev = out[key];
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? mergeLayers(prev, value) : value;
+  }
+  return out;
+}
+
+/** `{a: {b: value}}` from `"a.b"`. */
+export function setPath(path: string, value: unknown): ConfigLayer {
+  const parts = path.split(".");
+  let out: unknown = value;
+  for (const part of parts.reverse()) out = { [part]: out };
+  return out as ConfigLayer;
+}
+
+/** Turns a string from env or flags into a number where the field expects one. */
+export function coerceScalar(path: string, raw: string): unknown {
+  const numeric =
+    /(_seconds|_turns|_ms|\.port|\.db|temperature|num_ctx|seed|_messages|_chars|_tokens|_attempts)$/;
+  if (!numeric.test(path)) return raw;
+  const n = Number(raw);
+  return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+}
+
+/** Whether `value` is a plain object (not an array, not null). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
