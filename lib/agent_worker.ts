@@ -6,7 +6,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import type { Config } from "./config.ts";
+import { agentTemperature, type Config } from "./config.ts";
 import { CONTROL_CANCEL, endRun } from "./run_ending.ts";
 import { type ConversationMeta, FINISHED_STATUSES } from "./conversation_meta.ts";
 import { ConversationStore } from "./conversation_store.ts";
@@ -208,7 +208,6 @@ async function _generate(
     hooks.cancel,
     AbortSignal.timeout(Math.max(1, deadlineMs)),
   ]);
-  const agentKey = agent === 1 ? "agent1" : "agent2";
   const json = config.agents.output === "json";
   let problem = "";
   for (let attempt = 1; attempt <= config.agents.max_attempts; attempt++) {
@@ -219,7 +218,7 @@ async function _generate(
         model: hooks.model,
         messages,
         ...(json ? { format: REPLY_JSON_SCHEMA } : {}),
-        temperature: config.agents[agentKey].temperature ?? config.generation.temperature,
+        temperature: agentTemperature(config, agent),
         numCtx: config.generation.num_ctx,
         numPredict: config.conversation.max_reply_tokens,
         keepAlive: config.ollama.keep_alive,
