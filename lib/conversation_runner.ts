@@ -13,7 +13,7 @@ import { type ConversationMeta, FINISHED_STATUSES, type StopReason } from "./con
 import { ConversationStore } from "./conversation_store.ts";
 import { agentForTurn, type DialogMessage, MessageMetadata } from "./dialog_message.ts";
 import { DialogueError, ErrorCode } from "./dialogue_error.ts";
-import { detectLoop, detectStale } from "./loop_detector.ts";
+import { LiveDetectors } from "./live_detectors.ts";
 import {
   AGENT_GROUP,
   consumerName,
@@ -177,7 +177,7 @@ class _Run {
   readonly #keys: ReturnType<typeof conversationKeys>;
   readonly #queue: StreamQueue;
   readonly #guard: OutageGuard;
-  readonly #warned = new Set<string>();
+  readonly #detectors: LiveDetectors;
   #texts: string[] = [];
 
   constructor(options: RunConversationOptions, id: string) {
@@ -195,6 +195,10 @@ class _Run {
       onRecover: () => this.#queue.recover(),
       signal: options.signal,
     });
+    this.#detectors = new LiveDetectors(
+      options.config.conversation,
+      (notice) => publishLive(options.redis, id, notice),
+    );
   }
 
   async ensureGroups(): Promise<void> {
@@ -306,42 +310,11 @@ class _Run {
     latest: string,
     meta: ConversationMeta,
   ): Promise<StopReason | undefined> {
-    const { config } = this.#options;
     // The limits stored with the run win: a resumed run keeps its own.
     if (seq >= meta.max_turns) return "max_turns";
     if (meta.deadline !== undefined && Date.now() >= meta.deadline) return "duration";
     const texts = await this.#textsUpTo(seq, latest);
-    const checks = [
-      { kind: "loop", action: config.conversation.loop_action, detect: detectLoop },
-      { kind: "stale", action: config.conversation.stale_action, detect: detectStale },
-    ] as const;
-    for (const { kind, action, detect } of checks) {
-      if (action === "off") continue;
-      const found = detect(texts);
-      if (!found.detected) continue;
-      if (action === "stop") {
-        log("manager").info("Stopping at turn {seq}: {kind} from turn {turn} ({evidence})", {
-          seq,
-          kind,
-          turn: found.from_turn,
-          evidence: found.evidence,
-        });
-        // Both end as `loop`: the agents stopped saying anything new.
-        return "loop";
-      }
-      if (!this.#warned.has(kind)) {
-        this.#warned.add(kind);
-        const what = kind === "loop"
-          ? "The agents are repeating each other"
-          : "The conversation has gone stale (little new in recent turns)";
-        await publishLive(this.#options.redis, this.#id, {
-          type: "notice",
-          text: `${what}${found.evidence ? `: ${found.evidence}` : ""}`,
-          ...(found.from_turn ? { turn: found.from_turn } : {}),
-        });
-      }
-    }
-    return undefined;
+    return await this.#detectors.shouldStop(texts) ? "loop" : undefined;
   }
 }
 
