@@ -4,12 +4,12 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { runEntrypoint } from "./lib/entrypoint.ts";
-import { usageError } from "./lib/dialogue_error.ts";
-import { isValidConversationId } from "./lib/keys.ts";
-import { setupLogging } from "./lib/logger.ts";
-import { runAgentProcess } from "./lib/agent_process.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
+import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { usageError } from "./lib/base/dialogue_error.ts";
+import { isValidConversationId } from "./lib/bus/keys.ts";
+import { setupLogging } from "./lib/base/logger.ts";
+import { runAgentProcess } from "./lib/agent/agent_process.ts";
 
 /** `deno task agent --help`. */
 export const AGENT_HELP = `Usage: deno task agent --id 1|2 [options]

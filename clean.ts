@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { runEntrypoint } from "./lib/entrypoint.ts";
-import { setupLogging } from "./lib/logger.ts";
-import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
-import { ConversationStore } from "./lib/conversation_store.ts";
-import { parseAge, selectForCleanup } from "./lib/retention.ts";
-import { usageError } from "./lib/dialogue_error.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
+import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { setupLogging } from "./lib/base/logger.ts";
+import { closeRedis, connectRedis } from "./lib/bus/redis_connection.ts";
+import { ConversationStore } from "./lib/bus/conversation_store.ts";
+import { parseAge, selectForCleanup } from "./lib/bus/retention.ts";
+import { usageError } from "./lib/base/dialogue_error.ts";
 
 /** `deno task clean --help`. */
 export const CLEAN_HELP =

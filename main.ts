@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { runEntrypoint } from "./lib/entrypoint.ts";
-import { setupLogging } from "./lib/logger.ts";
-import { runChat } from "./lib/chat_session.ts";
-import { usageError } from "./lib/dialogue_error.ts";
-import { isValidConversationId } from "./lib/keys.ts";
-import { readScenarioFile } from "./lib/scenario_writer.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
+import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { setupLogging } from "./lib/base/logger.ts";
+import { runChat } from "./lib/cli/chat_session.ts";
+import { usageError } from "./lib/base/dialogue_error.ts";
+import { isValidConversationId } from "./lib/bus/keys.ts";
+import { readScenarioFile } from "./lib/manager/scenario_writer.ts";
 
 /** `deno task chat --help`. */
 export const CHAT_HELP = `Usage: deno task chat [options]

@@ -5,13 +5,13 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { runEntrypoint } from "./lib/entrypoint.ts";
-import { usageError } from "./lib/dialogue_error.ts";
-import { setupLogging } from "./lib/logger.ts";
-import { runManagerProcess } from "./lib/manager_process.ts";
-import { isValidConversationId } from "./lib/keys.ts";
-import { readScenarioFile } from "./lib/scenario_writer.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
+import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { usageError } from "./lib/base/dialogue_error.ts";
+import { setupLogging } from "./lib/base/logger.ts";
+import { runManagerProcess } from "./lib/manager/manager_process.ts";
+import { isValidConversationId } from "./lib/bus/keys.ts";
+import { readScenarioFile } from "./lib/manager/scenario_writer.ts";
 
 /** `deno task manager --help`. */
 export const MANAGER_HELP = `Usage: deno task manager [options]

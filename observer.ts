@@ -4,15 +4,15 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli.ts";
-import { runEntrypoint } from "./lib/entrypoint.ts";
-import { setupLogging } from "./lib/logger.ts";
-import { closeRedis, connectRedis } from "./lib/redis_connection.ts";
-import { ConversationStore } from "./lib/conversation_store.ts";
-import { watchConversation } from "./lib/conversation_view.ts";
-import { formatConversationList } from "./lib/conversation_list.ts";
-import { TerminalRenderer } from "./lib/terminal_renderer.ts";
-import { DialogueError, ErrorCode } from "./lib/dialogue_error.ts";
+import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
+import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { setupLogging } from "./lib/base/logger.ts";
+import { closeRedis, connectRedis } from "./lib/bus/redis_connection.ts";
+import { ConversationStore } from "./lib/bus/conversation_store.ts";
+import { watchConversation } from "./lib/view/conversation_view.ts";
+import { formatConversationList } from "./lib/view/conversation_list.ts";
+import { TerminalRenderer } from "./lib/view/terminal_renderer.ts";
+import { DialogueError, ErrorCode } from "./lib/base/dialogue_error.ts";
 
 /** `deno task observe --help`. */
 export const OBSERVER_HELP = `Usage: deno task observe [options]

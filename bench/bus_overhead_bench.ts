@@ -5,11 +5,11 @@
  * once, read it, acknowledge both) against the same messages handed over
  * in memory. Needs redis-server on PATH; it starts a private one.
  */
-import { parseConfig } from "../lib/config.ts";
-import { closeRedis, connectRedis } from "../lib/redis_connection.ts";
-import { StreamQueue } from "../lib/stream_queue.ts";
-import { type DialogMessage, MessageMetadata } from "../lib/dialog_message.ts";
-import { RedisServer } from "../tests/helpers/redis_server.ts";
+import { parseConfig } from "../lib/config/config.ts";
+import { closeRedis, connectRedis } from "../lib/bus/redis_connection.ts";
+import { StreamQueue } from "../lib/bus/stream_queue.ts";
+import { type DialogMessage, MessageMetadata } from "../lib/model/dialog_message.ts";
+import { RedisServer } from "../lib/testing/redis_server.ts";
 
 const server = await RedisServer.start();
 const config = parseConfig({ redis: { url: server.url } });

@@ -6,8 +6,8 @@
  * - sanitizing streamed tokens with StreamSanitizer vs. sanitizing the
  *   whole text again on every chunk.
  */
-import { JsonFieldStream } from "../lib/json_field_stream.ts";
-import { sanitizeText, StreamSanitizer } from "../lib/sanitize.ts";
+import { JsonFieldStream } from "../lib/agent/json_field_stream.ts";
+import { sanitizeText, StreamSanitizer } from "../lib/base/sanitize.ts";
 
 const WORDS = 400;
 const message = Array.from({ length: WORDS }, (_, i) => `word${i % 37}`).join(" ");

@@ -11,7 +11,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { agentForTurn } from "../lib/dialog_message.ts";
+import { agentForTurn } from "../lib/model/dialog_message.ts";
 import {
   FaultRig,
   hasStackTrace,

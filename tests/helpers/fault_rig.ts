@@ -9,15 +9,19 @@
 import type { Redis } from "ioredis";
 import { assert, assertEquals } from "./assert.ts";
 import { collect, spawnEntrypoint } from "./entrypoints.ts";
-import { OllamaDouble, type OllamaDoubleOptions, type RecordedRequest } from "./ollama_double.ts";
-import { RedisServer } from "./redis_server.ts";
-import { parseConfig } from "../../lib/config.ts";
-import { mergeLayers } from "../../lib/config_layer.ts";
-import type { ConversationMeta } from "../../lib/conversation_meta.ts";
-import { ConversationStore } from "../../lib/conversation_store.ts";
-import { AGENT_GROUP, conversationKeys } from "../../lib/keys.ts";
-import { LiveEvent } from "../../lib/live_event.ts";
-import { closeRedis, connectRedis } from "../../lib/redis_connection.ts";
+import {
+  OllamaDouble,
+  type OllamaDoubleOptions,
+  type RecordedRequest,
+} from "../../lib/testing/ollama_double.ts";
+import { RedisServer } from "../../lib/testing/redis_server.ts";
+import { parseConfig } from "../../lib/config/config.ts";
+import { mergeLayers } from "../../lib/config/config_layer.ts";
+import type { ConversationMeta } from "../../lib/model/conversation_meta.ts";
+import { ConversationStore } from "../../lib/bus/conversation_store.ts";
+import { AGENT_GROUP, conversationKeys } from "../../lib/bus/keys.ts";
+import { LiveEvent } from "../../lib/model/live_event.ts";
+import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 
 /** Story file for `--story`, relative to the repository root (the processes' cwd). */
 export const STORY = "tests/fixtures/story.json";

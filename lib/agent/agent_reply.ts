@@ -1,0 +1,86 @@
+/**
+ * An agent's reply: validating what the model produced (structured
+ * `ConversationContent` or plain text) and turning it into the response
+ * message with its figures, converted from Ollama's nanoseconds.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  type AgentId,
+  ConversationContent,
+  type DialogMessage,
+  MAX_CONTENT_CHARS,
+  MessageMetadata,
+} from "../model/dialog_message.ts";
+import type { ChatResult } from "../llm/llm_backend.ts";
+import { parseStructuredReply } from "../llm/structured_reply.ts";
+
+/** JSON schema of the structured reply, sent as Ollama's `format`. */
+export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
+
+/** Outcome of {@linkcode parseReply}. */
+export type ParsedReply =
+  | { ok: true; content: ConversationContent }
+  | { ok: false; problem: string };
+
+/**
+ * Validates a reply: structured (`json`) or plain text, which is trimmed and
+ * cut to {@linkcode MAX_CONTENT_CHARS}. Truncation is checked before parsing.
+ */
+export function parseReply(result: ChatResult, json: boolean): ParsedReply {
+  if (!json) {
+    const text = result.content.trim().slice(0, MAX_CONTENT_CHARS);
+    if (!text) return { ok: false, problem: "empty reply" };
+    return { ok: true, content: { message: text, sentiment: "neutral", references: [] } };
+  }
+  const reply = parseStructuredReply(ConversationContent, result.content, result.doneReason);
+  return reply.ok ? { ok: true, content: reply.value } : reply;
+}
+
+/** What {@linkcode replyMessage} needs besides the request. */
+export interface ReplyParts {
+  agent: AgentId;
+  model: string;
+  result: ChatResult;
+  reply: ConversationContent;
+  /** Epoch ms the response is written. @default Date.now() */
+  now?: number;
+}
+
+/**
+ * The response message answering `request`. Rates are per second of the
+ * model's own evaluation time; a missing duration gives 0, never Infinity.
+ */
+export function replyMessage(request: DialogMessage, parts: ReplyParts): DialogMessage {
+  const { result, reply } = parts;
+  const m = result.metrics;
+  const now = parts.now ?? Date.now();
+  const perSecond = (count: number, ns: number) => ns > 0 ? count / ns * 1e9 : 0;
+  return {
+    queue_timestamp: now,
+    message_id: crypto.randomUUID(),
+    role: "assistant",
+    content: reply.message,
+    metadata: MessageMetadata.parse({
+      conversation_id: request.metadata.conversation_id,
+      sequence_number: request.metadata.sequence_number,
+      tokens_generated: m.eval_count,
+      generation_time_ms: result.wallMs,
+      agent_id: parts.agent,
+      model: parts.model,
+      request_id: request.message_id,
+      prompt_tokens: m.prompt_eval_count,
+      tokens_per_second: perSecond(m.eval_count, m.eval_duration),
+      prompt_tokens_per_second: perSecond(m.prompt_eval_count, m.prompt_eval_duration),
+      time_to_first_token_ms: result.timeToFirstTokenMs,
+      load_duration_ms: m.load_duration / 1e6,
+      prompt_eval_duration_ms: m.prompt_eval_duration / 1e6,
+      total_duration_ms: m.total_duration / 1e6,
+      wall_time_ms: Math.max(0, now - request.queue_timestamp),
+      done_reason: result.doneReason,
+      sentiment: reply.sentiment,
+      references: reply.references,
+    }),
+  };
+}

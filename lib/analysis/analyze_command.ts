@@ -1,0 +1,223 @@
+/**
+ * What `deno task analyze` does once its flags are parsed: report on one
+ * run (text, JSON, Markdown or HTML, with optional embedding-based drift and
+ * a persona judge), compare several runs, or export transcripts as dataset
+ * lines. It only reads from Redis.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import type { Config } from "../config/config.ts";
+import type { ConversationMeta } from "../model/conversation_meta.ts";
+import type { ConversationStore } from "../bus/conversation_store.ts";
+import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
+import { analyzeRun, type RunAnalysis, storyText, type Transcript } from "./run_analysis.ts";
+import { formatAnalysisMarkdown, formatAnalysisText } from "./report/analysis_report.ts";
+import { formatAnalysisHtml } from "./report/html_report.ts";
+import { compareRuns, formatComparisonMarkdown, formatComparisonText } from "./run_comparison.ts";
+import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
+import { embedTurns } from "./topic_drift.ts";
+import { judgePersonas } from "./persona_judge.ts";
+import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+
+/** Parsed `analyze` flags. */
+export interface AnalyzeCommandOptions {
+  /** Conversation ids given as arguments. */
+  ids: string[];
+  format: "text" | "json" | "markdown" | "html";
+  /** Write the report here instead of stdout. */
+  out?: string | undefined;
+  /** One table across the runs in `ids`. */
+  compare?: boolean;
+  /** Every run (newest first), or those created within `sinceMs`. */
+  all?: boolean;
+  sinceMs?: number | undefined;
+  /** Most runs `all` takes. @default {100} */
+  limit?: number;
+  export?: ExportFormat | undefined;
+  /** Ollama embedding model for topic drift. */
+  embedModel?: string | undefined;
+  /** Judge model for persona consistency. */
+  judgeModel?: string | undefined;
+  /** ANSI colours in the text report. @default {false} */
+  color?: boolean;
+  signal?: AbortSignal;
+  /** For tests. @default {Date.now()} */
+  now?: number;
+}
+
+/** What to print: the report itself, or the path of the file it went to. */
+export interface AnalyzeOutput {
+  text: string;
+  /** Set when a file was written. */
+  file?: string;
+}
+
+/**
+ * Runs the analyze command.
+ *
+ * @throws {DialogueError} `usage` for flags that do not go together,
+ * `not_found` for an unknown id or an empty Redis, and the model errors of
+ * the embedding and judge passes.
+ */
+export async function runAnalyzeCommand(
+  store: ConversationStore,
+  config: Config,
+  options: AnalyzeCommandOptions,
+): Promise<AnalyzeOutput> {
+  _validate(options);
+  if (options.export) {
+    const transcripts = await _transcripts(store, await _selectIds(store, options));
+    const lines = transcripts.flatMap((t) => exportTranscript(t, options.export!));
+    return await _emit(lines.length === 0 ? "" : lines.join("\n") + "\n", options.out);
+  }
+  if (options.compare || options.all) {
+    const ids = await _selectIds(store, options);
+    const analyses = (await _transcripts(store, ids)).map((t) => analyzeRun(t));
+    const comparison = compareRuns(analyses);
+    const text = options.format === "json"
+      ? JSON.stringify(comparison, null, 2) + "\n"
+      : options.format === "markdown"
+      ? formatComparisonMarkdown(comparison)
+      : formatComparisonText(comparison);
+    return await _emit(text, options.out);
+  }
+  const [id] = await _selectIds(store, options);
+  const t = await store.transcript(id!);
+  const analysis = await _analyze(t, config, options);
+  switch (options.format) {
+    case "json":
+      return await _emit(JSON.stringify(analysis, null, 2) + "\n", options.out);
+    case "markdown":
+      return await _emit(formatAnalysisMarkdown(analysis), options.out);
+    case "html":
+      return await _emit(formatAnalysisHtml(analysis, t), options.out ?? htmlFileName(t.meta.id));
+    default:
+      return await _emit(
+        formatAnalysisText(analysis, { color: options.color ?? false }),
+        options.out,
+      );
+  }
+}
+
+/**
+ * The default `--html` file name for a run, `dialogue-<id>.html`, with any
+ * character unsafe in a file name replaced by `_`.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { htmlFileName } from "./analyze_command.ts";
+ * strictEqual(htmlFileName("20261125-233528-c16485bd"), "dialogue-20261125-233528-c16485bd.html");
+ * ```
+ */
+export function htmlFileName(id: string): string {
+  return `dialogue-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.html`;
+}
+
+function _validate(o: AnalyzeCommandOptions): void {
+  const modes = [o.compare && "--compare", o.export && "--export"].filter(Boolean);
+  if (modes.length > 1) throw usageError("Choose one of --compare and --export");
+  if (o.compare && !o.all && o.ids.length < 2) {
+    throw usageError(
+      `--compare needs at least two conversation ids (or --all), got ${o.ids.length}`,
+    );
+  }
+  if (o.all && o.ids.length > 0) throw usageError("Give conversation ids or --all, not both");
+  if (o.sinceMs !== undefined && !o.all) throw usageError("--since goes with --all");
+  if (!o.compare && !o.all && !o.export && o.ids.length > 1) {
+    throw usageError(
+      `Expected at most one conversation id, got ${o.ids.length}: use --compare to compare runs (see 'deno task analyze --help')`,
+    );
+  }
+  const several = o.compare || (o.all && !o.export);
+  if (several && o.format === "html") {
+    throw usageError("--html reports on one run; drop --compare/--all");
+  }
+  if (o.export && o.format !== "text") {
+    throw usageError("--export writes its own format; drop --json/--markdown/--html");
+  }
+  if ((o.embedModel || o.judgeModel) && (several || o.export)) {
+    throw usageError(
+      "--embed-model and --judge-model apply to one run's report, not to --compare, --all or --export",
+    );
+  }
+}
+
+async function _selectIds(store: ConversationStore, o: AnalyzeCommandOptions): Promise<string[]> {
+  if (o.all) {
+    const since = o.sinceMs === undefined ? -Infinity : (o.now ?? Date.now()) - o.sinceMs;
+    const metas: ConversationMeta[] = [];
+    for (const id of await store.ids(o.limit ?? 100)) {
+      // Reading only: an index entry whose metadata expired is skipped, not removed.
+      const meta = await store.get(id).catch(() => undefined);
+      if (meta && meta.created_at >= since) metas.push(meta);
+    }
+    if (metas.length === 0) {
+      throw new DialogueError(
+        ErrorCode.NotFound,
+        o.sinceMs === undefined
+          ? "No conversations in Redis yet: start one with 'deno task chat' (or check --redis-url)"
+          : "No conversations were created within --since: widen it or drop it",
+      );
+    }
+    return metas.map((m) => m.id);
+  }
+  if (o.ids.length > 0) return o.ids;
+  const latest = await store.latest();
+  if (!latest) {
+    throw new DialogueError(
+      ErrorCode.NotFound,
+      "No conversations in Redis yet: start one with 'deno task chat' (or check --redis-url)",
+    );
+  }
+  return [latest];
+}
+
+async function _transcripts(store: ConversationStore, ids: string[]): Promise<Transcript[]> {
+  const out: Transcript[] = [];
+  for (const id of ids) out.push(await store.transcript(id));
+  return out;
+}
+
+async function _analyze(
+  t: Transcript,
+  config: Config,
+  o: AnalyzeCommandOptions,
+): Promise<RunAnalysis> {
+  const signal = o.signal ? { signal: o.signal } : {};
+  const embeddings = o.embedModel
+    ? await embedTurns(storyText(t.meta), t.responses.map((r) => r.content), {
+      host: config.ollama.host,
+      model: o.embedModel,
+      headers: config.ollama.headers,
+      timeoutMs: config.ollama.request_timeout_ms,
+      ...signal,
+    })
+    : undefined;
+  const personaJudge = o.judgeModel
+    ? await judgePersonas(
+      ollamaBackendFor(config.ollama, config.ollama.host),
+      t.meta.scenario,
+      t.responses,
+      {
+        model: o.judgeModel,
+        numCtx: config.generation.num_ctx,
+        maxChars: config.generation.num_ctx * 3,
+        ...signal,
+      },
+    )
+    : undefined;
+  return analyzeRun(t, { embeddings, personaJudge });
+}
+
+async function _emit(text: string, out: string | undefined): Promise<AnalyzeOutput> {
+  if (out === undefined) return { text };
+  try {
+    await Deno.writeTextFile(out, text);
+  } catch (error) {
+    throw usageError(`Cannot write ${out}: ${(error as Error).message} (check --out)`);
+  }
+  const file = resolve(out);
+  return { text: `Wrote ${file}\n`, file };
+}

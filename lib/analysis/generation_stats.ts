@@ -1,0 +1,168 @@
+/**
+ * Generation figures of a run, per turn and per agent: tokens, prompt
+ * growth, speed from Ollama's nanosecond metrics, time to first token, model
+ * loads, truncation, wall time, bus overhead and response latency.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { agentForTurn, type DialogMessage } from "../model/dialog_message.ts";
+import type { ConversationMeta } from "../model/conversation_meta.ts";
+import { tokenize } from "./text_similarity.ts";
+import { round, slope, summarize, Summary } from "./stats.ts";
+
+/** A turn whose model load took longer than this counts as a cold start. */
+export const COLD_START_MS = 100;
+
+const nonneg = z.number().finite().nonnegative();
+const count = z.number().int().nonnegative();
+const similarity = z.number().min(0).max(1).nullable();
+
+/** Speed, latency and size figures for one agent or the whole run. */
+export const AgentStats = z.object({
+  turns: count,
+  tokens_generated: count,
+  prompt_tokens: count,
+  /** Least-squares growth of prompt tokens per turn (turns that reported them). */
+  prompt_tokens_growth_per_turn: z.number().finite(),
+  /** Summaries skip zeros: Ollama omits a metric rather than reporting 0. */
+  tokens_per_message: Summary,
+  tokens_per_second: Summary,
+  prompt_tokens_per_second: Summary,
+  generation_time_ms: Summary,
+  generation_time_ms_total: nonneg,
+  time_to_first_token_ms: Summary,
+  load_duration_ms_total: nonneg,
+  /** Turns with `load_duration_ms` above {@linkcode COLD_START_MS}. */
+  cold_starts: count,
+  /** Request enqueued → response enqueued. */
+  wall_time_ms: Summary,
+  wall_time_ms_total: nonneg,
+  /** `wall_time_ms − total_duration_ms` where both were measured, at least 0. */
+  bus_overhead_ms: Summary,
+  /** Previous turn's response (run start for turn 1) → this response. */
+  response_latency_ms: Summary,
+  words_per_message: Summary,
+  /** Replies cut at the token limit (`done_reason` "length"). */
+  truncated_replies: count,
+  truncated_share: z.number().min(0).max(1),
+  errors: count,
+});
+/** Speed, latency and size figures for one agent or the whole run. */
+export type AgentStats = z.infer<typeof AgentStats>;
+
+/** One response's figures; 0 means Ollama did not report it. */
+export const TurnRow = z.object({
+  seq: z.number().int().min(1),
+  agent: z.union([z.literal(1), z.literal(2)]),
+  model: z.string(),
+  tokens: count,
+  prompt_tokens: count,
+  tokens_per_second: nonneg,
+  prompt_tokens_per_second: nonneg,
+  ttft_ms: nonneg,
+  load_ms: nonneg,
+  generation_ms: nonneg,
+  wall_ms: nonneg,
+  /** Null when wall or total duration is unknown. */
+  bus_overhead_ms: nonneg.nullable(),
+  /** Previous response (or run start) → this response; null when unknown. */
+  latency_ms: nonneg.nullable(),
+  words: count,
+  done_reason: z.string().nullable(),
+  /** VADER compound score, −1..1. */
+  sentiment: z.number().min(-1).max(1),
+  /** The agent's own label (`metadata.sentiment`), if it gave one. */
+  self_sentiment: z.string().nullable(),
+  /** Similarity to the story (see `topic_drift.method`); null without a story. */
+  setting_similarity: similarity,
+  /** Similarity to the previous turn; null for the first. */
+  previous_similarity: similarity,
+});
+/** One response's figures. */
+export type TurnRow = z.infer<typeof TurnRow>;
+
+/** The generation part of a {@linkcode TurnRow}; the analysis adds the rest. */
+export type GenerationRow = Omit<
+  TurnRow,
+  "sentiment" | "self_sentiment" | "setting_similarity" | "previous_similarity"
+>;
+
+/**
+ * The generation figures of one response. `request` is the request it
+ * answers and `previousAt` when the turn before it was answered (the run's
+ * start for turn 1), both optional.
+ */
+export function generationRow(
+  r: DialogMessage,
+  meta: ConversationMeta,
+  context: { request?: DialogMessage | undefined; previousAt?: number | undefined } = {},
+): GenerationRow {
+  const m = r.metadata;
+  const agent = m.agent_id ?? agentForTurn(m.sequence_number);
+  // Older responses may lack wall time; the two stream timestamps give it.
+  const requestedAt = context.request?.queue_timestamp ?? r.queue_timestamp;
+  const wall = m.wall_time_ms > 0 ? m.wall_time_ms : Math.max(0, r.queue_timestamp - requestedAt);
+  const since = context.previousAt;
+  return {
+    seq: m.sequence_number,
+    agent,
+    model: m.model ?? (agent === 1 ? meta.models.agent1 : meta.models.agent2),
+    tokens: m.tokens_generated,
+    prompt_tokens: m.prompt_tokens,
+    tokens_per_second: round(m.tokens_per_second),
+    prompt_tokens_per_second: round(m.prompt_tokens_per_second),
+    ttft_ms: round(m.time_to_first_token_ms),
+    load_ms: round(m.load_duration_ms),
+    generation_ms: round(m.generation_time_ms),
+    wall_ms: round(wall),
+    bus_overhead_ms: wall > 0 && m.total_duration_ms > 0
+      ? round(Math.max(0, wall - m.total_duration_ms))
+      : null,
+    latency_ms: since === undefined ? null : round(Math.max(0, r.queue_timestamp - since)),
+    words: tokenize(r.content).length,
+    done_reason: m.done_reason ?? null,
+  };
+}
+
+/** Rounded summary; zeros are skipped unless `measuredZeros` says they are real. */
+function _summary(values: readonly number[], measuredZeros = false): Summary {
+  const s = summarize(measuredZeros ? values : values.filter((v) => v > 0));
+  return Summary.parse(Object.fromEntries(Object.entries(s).map(([k, v]) => [k, round(v)])));
+}
+
+/** Totals and summaries over `rows` (one agent's, or all of them). */
+export function agentStats(
+  rows: readonly GenerationRow[],
+  responses: readonly DialogMessage[],
+): AgentStats {
+  const total = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0));
+  const md = responses.map((r) => r.metadata);
+  const truncated = rows.filter((r) => r.done_reason === "length").length;
+  const prompted = rows.filter((r) => r.prompt_tokens > 0);
+  const present = <T>(xs: (T | null)[]) => xs.flatMap((x) => x === null ? [] : [x]);
+  return {
+    turns: rows.length,
+    tokens_generated: total(rows.map((r) => r.tokens)),
+    prompt_tokens: total(rows.map((r) => r.prompt_tokens)),
+    prompt_tokens_growth_per_turn: round(
+      slope(prompted.map((r) => r.prompt_tokens), prompted.map((r) => r.seq)),
+    ),
+    tokens_per_message: _summary(rows.map((r) => r.tokens)),
+    tokens_per_second: _summary(rows.map((r) => r.tokens_per_second)),
+    prompt_tokens_per_second: _summary(rows.map((r) => r.prompt_tokens_per_second)),
+    generation_time_ms: _summary(rows.map((r) => r.generation_ms)),
+    generation_time_ms_total: total(rows.map((r) => r.generation_ms)),
+    time_to_first_token_ms: _summary(rows.map((r) => r.ttft_ms)),
+    load_duration_ms_total: total(rows.map((r) => r.load_ms)),
+    cold_starts: rows.filter((r) => r.load_ms > COLD_START_MS).length,
+    wall_time_ms: _summary(rows.map((r) => r.wall_ms)),
+    wall_time_ms_total: total(rows.map((r) => r.wall_ms)),
+    bus_overhead_ms: _summary(present(rows.map((r) => r.bus_overhead_ms)), true),
+    response_latency_ms: _summary(present(rows.map((r) => r.latency_ms)), true),
+    words_per_message: _summary(rows.map((r) => r.words), true),
+    truncated_replies: truncated,
+    truncated_share: rows.length === 0 ? 0 : round(truncated / rows.length, 4),
+    errors: md.filter((m) => m.error !== undefined && m.error !== "").length,
+  };
+}

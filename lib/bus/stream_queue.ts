@@ -1,0 +1,303 @@
+/**
+ * A Redis Stream read through a consumer group: entries are validated on the
+ * way in and out, invalid ones are moved to a dead-letter stream, and nothing
+ * is ever deleted (the streams are the conversation log).
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import {
+  decodeEntry,
+  decodeFields,
+  encodeEntry,
+  LOSSY_UTF8,
+  type RawFields,
+  type StreamEntry,
+} from "./stream_entry.ts";
+import type { DialogMessage } from "../model/dialog_message.ts";
+import { ADD_ONCE_SCRIPT } from "./lua/add_once.ts";
+import { log } from "../base/logger.ts";
+
+/** Options of a {@linkcode StreamQueue}. */
+export interface StreamQueueOptions {
+  /** Consumer group name. */
+  group: string;
+  /** This process's consumer name within the group; unique per process. */
+  consumer: string;
+  /** Stream receiving entries that fail validation. */
+  deadLetter: string;
+  /** How long one blocking read waits before checking for abort. @default 2000 */
+  blockMs?: number;
+  /**
+   * An entry unacknowledged and untouched this long is taken over by the
+   * next reader: its consumer is presumed dead. @default 30000
+   */
+  claimIdleMs?: number;
+}
+
+/** Producer and consumer of conversation streams for one process. */
+export class StreamQueue {
+  readonly #redis: Redis;
+  readonly #blocking: Redis;
+  readonly #opts: Required<StreamQueueOptions>;
+  /** Streams whose own pending entries have been re-read since start. */
+  readonly #recovered = new Set<string>();
+
+  /**
+   * @param redis connection for ordinary commands
+   * @param blocking dedicated connection for blocking reads
+   */
+  constructor(redis: Redis, blocking: Redis, options: StreamQueueOptions) {
+    this.#redis = redis;
+    this.#blocking = blocking;
+    this.#opts = { blockMs: 2000, claimIdleMs: 30_000, ...options };
+  }
+
+  /** Creates the consumer group on each stream (and the stream) if missing. */
+  async ensureGroup(streams: string[]): Promise<void> {
+    for (const stream of streams) {
+      try {
+        await this.#redis.xgroup(
+          "CREATE",
+          stream,
+          this.#opts.group,
+          "0",
+          "MKSTREAM",
+        );
+      } catch (error) {
+        if (!String((error as Error).message).includes("BUSYGROUP")) {
+          throw error;
+        }
+      }
+    }
+  }
+
+  /** Appends a message; returns its entry id. */
+  async add(stream: string, message: DialogMessage): Promise<string> {
+    return (await this.#redis.xadd(stream, "*", ...encodeEntry(message)))!;
+  }
+
+  /**
+   * Appends a message unless one was already appended under `marker.field`
+   * of hash `marker.key`; returns the entry id either way.
+   */
+  async addOnce(
+    stream: string,
+    message: DialogMessage,
+    marker: { key: string; field: string },
+  ): Promise<{ id: string; duplicate: boolean }> {
+    const before = await this.#redis.hget(marker.key, marker.field);
+    if (before) return { id: before, duplicate: true };
+    const id = await this.#redis.eval(
+      ADD_ONCE_SCRIPT,
+      2,
+      marker.key,
+      stream,
+      marker.field,
+      ...encodeEntry(message),
+    ) as string;
+    return { id, duplicate: false };
+  }
+
+  /**
+   * Reads the next entries for this consumer: first its own unacknowledged
+   * ones (after a restart), then new ones, blocking up to `blockMs`.
+   * Invalid entries are dead-lettered and acknowledged, never returned.
+   */
+  async read(
+    streams: string[],
+    options: { count?: number; blockMs?: number } = {},
+  ): Promise<StreamEntry[]> {
+    const count = options.count ?? 10;
+    const claimed = await this.#claimStale(streams, count);
+    if (claimed.length > 0) return claimed;
+    const pending = streams.filter((s) => !this.#recovered.has(s));
+    if (pending.length > 0) {
+      const own = await this.#readGroup(pending, "0", count, 0);
+      if (own.raw > 0) return own.entries;
+      for (const s of pending) this.#recovered.add(s);
+    }
+    const blockMs = Math.max(1, Math.round(options.blockMs ?? this.#opts.blockMs));
+    return (await this.#readGroup(streams, ">", count, blockMs)).entries;
+  }
+
+  /** Makes the next {@linkcode read} re-deliver this consumer's unacknowledged entries. */
+  recover(): void {
+    this.#recovered.clear();
+  }
+
+  /**
+   * Takes over every unacknowledged entry of the group on `streams`, however
+   * recently it was delivered — for when the previous consumer is known to be
+   * gone (a resumed manager). The next {@linkcode read} delivers them.
+   */
+  async claimAll(streams: string[]): Promise<number> {
+    let claimed = 0;
+    for (const stream of streams) {
+      let cursor = "0-0";
+      do {
+        const reply = await this.#redis.xautoclaim(
+          stream,
+          this.#opts.group,
+          this.#opts.consumer,
+          0,
+          cursor,
+          "COUNT",
+          100,
+          "JUSTID",
+        ) as [string, string[]];
+        cursor = reply[0];
+        claimed += reply[1].length;
+      } while (cursor !== "0-0");
+    }
+    this.recover();
+    return claimed;
+  }
+
+  /**
+   * Gives up an entry this consumer will not finish, leaving it pending but
+   * marked idle long enough that the next reader claims it at once.
+   */
+  async release(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xclaim(
+      entry.stream,
+      this.#opts.group,
+      this.#opts.consumer,
+      0,
+      entry.id,
+      "IDLE",
+      this.#opts.claimIdleMs + 1000,
+      "JUSTID",
+    );
+  }
+
+  /**
+   * Resets an entry's idle time while it is being worked on, so that
+   * {@linkcode read} in other consumers does not claim it as abandoned.
+   */
+  async touch(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xclaim(
+      entry.stream,
+      this.#opts.group,
+      this.#opts.consumer,
+      0,
+      entry.id,
+      "JUSTID",
+    );
+  }
+
+  /** Takes over entries another consumer left unacknowledged for longer than `claimIdleMs`. */
+  async #claimStale(streams: string[], count: number): Promise<StreamEntry[]> {
+    const out: StreamEntry[] = [];
+    for (const stream of streams) {
+      const reply = await this.#redis.callBuffer(
+        "XAUTOCLAIM",
+        stream,
+        this.#opts.group,
+        this.#opts.consumer,
+        this.#opts.claimIdleMs,
+        "0-0",
+        "COUNT",
+        count,
+      ) as unknown as [Uint8Array, [Uint8Array, RawFields | null][]];
+      const entries = await this.#validate(stream, reply[1] ?? []);
+      if (entries.length > 0) {
+        log("stream").info("Claimed {n} abandoned entries of {stream}", {
+          n: entries.length,
+          stream,
+        });
+      }
+      out.push(...entries);
+    }
+    return out;
+  }
+
+  /** Acknowledges an entry once it has been fully handled. */
+  async ack(entry: { stream: string; id: string }): Promise<void> {
+    await this.#redis.xack(entry.stream, this.#opts.group, entry.id);
+  }
+
+  async #readGroup(
+    streams: string[],
+    from: string,
+    count: number,
+    blockMs: number,
+  ): Promise<{ entries: StreamEntry[]; raw: number }> {
+    const block = blockMs > 0;
+    const args: (string | number)[] = [
+      "GROUP",
+      this.#opts.group,
+      this.#opts.consumer,
+      "COUNT",
+      count,
+    ];
+    if (block) args.push("BLOCK", blockMs);
+    args.push("STREAMS", ...streams, ...streams.map(() => from));
+    const client = block ? this.#blocking : this.#redis;
+    // deno-lint-ignore no-explicit-any
+    const reply = await (client as any).xreadgroupBuffer(...args) as
+      | [Uint8Array, [Uint8Array, RawFields | null][]][]
+      | null;
+    const out: StreamEntry[] = [];
+    let raw = 0;
+    for (const [stream, entries] of reply ?? []) {
+      raw += entries.length;
+      out.push(...await this.#validate(LOSSY_UTF8.decode(stream), entries));
+    }
+    return { entries: out, raw };
+  }
+
+  /** Valid entries decoded; invalid ones dead-lettered, trimmed ones acknowledged. */
+  async #validate(
+    stream: string,
+    entries: [Uint8Array, RawFields | null][],
+  ): Promise<StreamEntry[]> {
+    const out: StreamEntry[] = [];
+    for (const [rawId, fields] of entries) {
+      const id = LOSSY_UTF8.decode(rawId);
+      // A pending entry whose data was trimmed comes back with null fields.
+      if (fields === null) {
+        await this.ack({ stream, id });
+        continue;
+      }
+      try {
+        out.push({ stream, id, message: decodeEntry(decodeFields(fields)) });
+      } catch (error) {
+        const readable = fields.map((f) => LOSSY_UTF8.decode(f));
+        await this.#deadLetter(stream, id, readable, (error as Error).message);
+      }
+    }
+    return out;
+  }
+
+  async #deadLetter(
+    stream: string,
+    id: string,
+    fields: string[],
+    reason: string,
+  ): Promise<void> {
+    log("stream").warn(
+      "Moved invalid entry {id} of {stream} to {dead}: {reason}",
+      {
+        id,
+        stream,
+        dead: this.#opts.deadLetter,
+        reason,
+      },
+    );
+    const raw = JSON.stringify(fields).slice(0, 64_000);
+    await this.#redis.xadd(
+      this.#opts.deadLetter,
+      "*",
+      "source",
+      stream,
+      "source_id",
+      id,
+      "reason",
+      reason.slice(0, 2000),
+      "raw",
+      raw,
+    );
+    await this.ack({ stream, id });
+  }
+}

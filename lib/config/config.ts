@@ -1,0 +1,307 @@
+/**
+ * Configuration: one zod schema, four sources. Lowest to highest precedence:
+ * defaults, a JSON/JSONC file (`--config`), the environment, flags.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { parseJsonc } from "./jsonc.ts";
+import { type ConfigLayer, envLayer, isPlainObject, mergeLayers } from "./config_layer.ts";
+
+export type { ConfigLayer } from "./config_layer.ts";
+import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
+
+/** A prompt template: inline text, or `{ "file": "path" }` read at load time. */
+const PromptSource = z.union([
+  z.string().min(1).max(20_000),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+
+const AgentConfig = z.strictObject({
+  /** Model for this agent; falls back to `agents.model`. */
+  model: z.string().min(1).optional(),
+  /** Ollama host for this agent; falls back to `ollama.host`. */
+  host: z.string().min(1).optional(),
+  /** Sampling temperature for this agent; falls back to `generation.temperature`. */
+  temperature: z.number().min(0).max(2).optional(),
+});
+
+/** The full configuration. Every field has a default. */
+export const Config = z.strictObject({
+  redis: z.strictObject({
+    /** `redis://[user:pass@]host:port/db` or `rediss://` for TLS; wins over host/port/db. */
+    url: z.string().min(1).refine(isRedisUrl, {
+      message:
+        "expected redis://[user:password@]host[:port][/db] or rediss://… (port 1-65535, db 0-15)",
+    }).optional(),
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(1).max(65535).default(6379),
+    db: z.number().int().min(0).max(15).default(0),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    /** CA certificate (PEM) to trust for `rediss://`. */
+    ca_file: z.string().min(1).optional(),
+    /** Give up when Redis stays unreachable this long. */
+    max_unavailable_seconds: z.number().positive().default(30),
+  }).prefault({}),
+  ollama: z.strictObject({
+    host: z.string().min(1).default("http://127.0.0.1:11434"),
+    /** A generation that takes longer than this is cancelled. */
+    request_timeout_ms: z.number().int().positive().default(300_000),
+    keep_alive: z.string().min(1).default("5m"),
+    /** Extra HTTP headers (e.g. Authorization for a proxy); never logged. */
+    headers: z.record(z.string(), z.string()).optional(),
+  }).prefault({}),
+  manager: z.strictObject({
+    model: z.string().min(1).default("llama3.2"),
+    host: z.string().min(1).optional(),
+    /** Theme of the scenario the manager invents. */
+    topic: z.string().min(1).max(2000).default("any theme you like"),
+    /** Attempts at a valid scenario before giving up. */
+    max_attempts: z.number().int().min(1).max(10).default(3),
+  }).prefault({}),
+  agents: z.strictObject({
+    model: z.string().min(1).default("llama3.2"),
+    agent1: AgentConfig.prefault({}),
+    agent2: AgentConfig.prefault({}),
+    /** `json`: structured ConversationContent; `text`: plain replies. */
+    output: z.enum(["json", "text"]).default("json"),
+    /** Attempts at a valid reply per turn. */
+    max_attempts: z.number().int().min(1).max(10).default(3),
+  }).prefault({}),
+  conversation: z.strictObject({
+    duration_seconds: z.number().positive().max(7 * 24 * 3600).default(300),
+    max_turns: z.number().int().positive().max(100_000).default(50),
+    /** Most recent messages an agent sends to its model. */
+    history_messages: z.number().int().positive().default(40),
+    /** Character budget for that history; the oldest turns go first. */
+    history_chars: z.number().int().positive().default(24_000),
+    /** What a detected loop (the agents repeating each other) does: nothing, a notice, or end the run. */
+    loop_action: z.enum(["off", "warn", "stop"]).default("stop"),
+    /**
+     * What a stale conversation (six turns in a row with little new said)
+     * does. A softer signal than a loop, so it only warns by default.
+     */
+    stale_action: z.enum(["off", "warn", "stop"]).default("warn"),
+    /**
+     * A request or response left unacknowledged this long by a process that
+     * stopped is taken over by another process serving the same role.
+     */
+    claim_idle_seconds: z.number().positive().max(3600).default(30),
+    /** Longest reply in tokens (Ollama `num_predict`). */
+    max_reply_tokens: z.number().int().positive().default(400),
+  }).prefault({}),
+  generation: z.strictObject({
+    temperature: z.number().min(0).max(2).default(0.8),
+    num_ctx: z.number().int().min(256).default(4096),
+    seed: z.number().int().optional(),
+  }).prefault({}),
+  prompts: z.strictObject({
+    scenario: PromptSource.optional(),
+    agent_system: PromptSource.optional(),
+    first_turn: PromptSource.optional(),
+  }).prefault({}),
+  logging: z.strictObject({
+    level: z.enum(["debug", "info", "warning", "error"]).default("info"),
+    format: z.enum(["text", "json"]).default("text"),
+  }).prefault({}),
+  retention: z.strictObject({
+    /** Expire a finished conversation's keys after this many seconds; unset keeps them. */
+    seconds: z.number().int().positive().optional(),
+  }).prefault({}),
+});
+/** The validated configuration. */
+export type Config = z.infer<typeof Config>;
+
+/** Set by `main.ts` for its children: the already-merged config as JSON. */
+export const INHERITED_CONFIG_VAR = "DIALOGUE_CONFIG_JSON";
+
+/** Where configuration comes from. */
+export interface LoadConfigOptions {
+  /** Path of a JSON/JSONC config file. */
+  file?: string;
+  /** Values from flags, as a nested partial config. */
+  flags?: ConfigLayer;
+  /** Environment lookup. @default Deno.env.get */
+  env?: (name: string) => string | undefined;
+}
+
+/**
+ * Loads, merges and validates the configuration.
+ *
+ * @throws {DialogueError} `usage` naming the field, the value and the expected form.
+ */
+export async function loadConfig(
+  options: LoadConfigOptions = {},
+): Promise<Config> {
+  const env = options.env ?? _readEnv;
+  const layers: ConfigLayer[] = [];
+  if (options.file) layers.push(await _readConfigFile(options.file));
+  layers.push(envLayer(env));
+  // A child of main.ts inherits its parent's environment too: the parent's
+  // merged config (flags included) must win over it.
+  const inherited = env(INHERITED_CONFIG_VAR);
+  if (inherited) layers.push(_parseInherited(inherited));
+  if (options.flags) layers.push(options.flags);
+  const config = parseConfig(layers.reduce(mergeLayers, {}));
+  return await _resolvePromptFiles(config);
+}
+
+/**
+ * Validates a merged layer.
+ *
+ * @throws {DialogueError} `usage` naming the first invalid field.
+ */
+export function parseConfig(layer: ConfigLayer): Config {
+  const result = Config.safeParse(layer);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.join(".") || "(root)";
+  if (issue.code === "unrecognized_keys") {
+    const names = issue.keys.map((k) => JSON.stringify(k)).join(", ");
+    const where = field === "(root)" ? "at the top level" : `in ${field}`;
+    const known = _knownKeys(issue.path);
+    throw usageError(
+      `Unknown configuration field ${names} ${where}: expected one of ${known.join(", ")}`,
+    );
+  }
+  const value = _valueAt(layer, issue.path);
+  const shown = value === undefined || _isSecretPath(issue.path) || isPlainObject(value)
+    ? ""
+    : `: got ${JSON.stringify(value)}`;
+  throw usageError(`Invalid configuration field ${field}${shown} (${issue.message})`);
+}
+
+/** Fields whose values are never echoed in messages. */
+function _isSecretPath(path: PropertyKey[]): boolean {
+  return path.some((p) => p === "password" || p === "url" || p === "headers" || p === "host");
+}
+
+/** Model an agent slot uses. */
+export function agentModel(config: Config, agent: 1 | 2): string {
+  return config.agents[agent === 1 ? "agent1" : "agent2"].model ??
+    config.agents.model;
+}
+
+/** Ollama host an agent slot uses. */
+export function agentHost(config: Config, agent: 1 | 2): string {
+  return config.agents[agent === 1 ? "agent1" : "agent2"].host ??
+    config.ollama.host;
+}
+
+/** Sampling temperature an agent slot uses. */
+export function agentTemperature(config: Config, agent: 1 | 2): number {
+  return config.agents[agent === 1 ? "agent1" : "agent2"].temperature ??
+    config.generation.temperature;
+}
+
+function _readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+function _parseInherited(raw: string): ConfigLayer {
+  try {
+    const value = JSON.parse(raw);
+    if (isPlainObject(value)) return value;
+  } catch { /* reported below */ }
+  throw usageError(
+    `Cannot read ${INHERITED_CONFIG_VAR} as it is not a JSON object: unset it`,
+  );
+}
+
+async function _readConfigFile(path: string): Promise<ConfigLayer> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound
+      ? "it does not exist"
+      : String((error as Error).message);
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot read config file ${path} as ${why}: check --config`,
+    );
+  }
+  let value: unknown;
+  try {
+    value = parseJsonc(text);
+  } catch (error) {
+    throw usageError(
+      `Cannot parse config file ${path} as JSON: ${_oneLine((error as Error).message)}`,
+    );
+  }
+  if (!isPlainObject(value)) {
+    throw usageError(`Config file ${path} must hold a JSON object`);
+  }
+  return value;
+}
+
+async function _resolvePromptFiles(config: Config): Promise<Config> {
+  for (const key of ["scenario", "agent_system", "first_turn"] as const) {
+    const source = config.prompts[key];
+    if (source === undefined || typeof source === "string") continue;
+    try {
+      config.prompts[key] = await Deno.readTextFile(source.file);
+    } catch (error) {
+      throw usageError(
+        `Cannot read prompts.${key} file ${source.file}: ${(error as Error).message}`,
+      );
+    }
+  }
+  return config;
+}
+
+function _valueAt(layer: unknown, path: PropertyKey[]): unknown {
+  let cur = layer;
+  for (const key of path) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[key as string];
+  }
+  return cur;
+}
+
+/** An error message on one line (V8 quotes multi-line source in JSON errors). */
+function _oneLine(message: string): string {
+  return message.replace(/\s+/g, " ").trim().slice(0, 300);
+}
+
+/** Whether `url` is a Redis URL ioredis reads as meant: scheme, host, numeric port and db. */
+export function isRedisUrl(url: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return false;
+  if (!parsed.hostname) return false;
+  // URL() keeps a non-numeric port out of .port: compare with the raw text.
+  const authority = url.slice(url.indexOf("//") + 2).split(/[/?#]/)[0]!;
+  const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
+  const portText = /:(\d*)$/.exec(hostPort.replace(/^\[.*\]/, ""))?.[1];
+  if (portText !== undefined && !(Number(portText) >= 1 && Number(portText) <= 65535)) return false;
+  if (/:[^\d\]]+$/.test(hostPort.replace(/^\[.*\]/, ""))) return false;
+  const db = parsed.pathname.replace(/^\//, "");
+  return db === "" || (/^\d+$/.test(db) && Number(db) <= 15);
+}
+
+/** Field names the schema allows at `path` (for "did you mean" help). */
+function _knownKeys(path: PropertyKey[]): string[] {
+  // deno-lint-ignore no-explicit-any
+  let schema: any = Config;
+  const unwrap = () => {
+    while (schema && !schema.shape && schema._zod?.def?.innerType) {
+      schema = schema._zod.def.innerType;
+    }
+  };
+  unwrap();
+  for (const key of path) {
+    schema = schema?.shape?.[key as string];
+    unwrap();
+  }
+  return Object.keys(schema?.shape ?? {});
+}

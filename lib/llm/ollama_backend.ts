@@ -1,0 +1,241 @@
+/**
+ * {@linkcode LlmBackend} over Ollama's HTTP API, through ollama-js.
+ *
+ * @module
+ */
+import { Ollama } from "ollama";
+import { redactUrl } from "../config/redaction.ts";
+import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import {
+  type ChatOptions,
+  type ChatRequest,
+  type ChatResult,
+  emptyMetrics,
+  type EnsureModelOptions,
+  type GenerationMetrics,
+  type LlmBackend,
+} from "./llm_backend.ts";
+
+/** Options of an {@linkcode OllamaBackend}. */
+export interface OllamaBackendOptions {
+  /** e.g. `http://127.0.0.1:11434`. */
+  host: string;
+  /** A request running longer than this is cancelled. @default 300000 */
+  requestTimeoutMs?: number;
+  /** Extra headers (e.g. Authorization); never logged. */
+  headers?: Record<string, string>;
+}
+
+const METRIC_KEYS: (keyof GenerationMetrics)[] = [
+  "eval_count",
+  "eval_duration",
+  "prompt_eval_count",
+  "prompt_eval_duration",
+  "load_duration",
+  "total_duration",
+];
+
+/** Chat with models served by Ollama. */
+export class OllamaBackend implements LlmBackend {
+  readonly description: string;
+  readonly #host: string;
+  readonly #timeoutMs: number;
+  readonly #headers: Record<string, string> | undefined;
+
+  constructor(options: OllamaBackendOptions) {
+    this.#host = options.host;
+    this.description = `Ollama at ${redactUrl(options.host)}`;
+    this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
+    this.#headers = options.headers;
+  }
+
+  async chat(
+    request: ChatRequest,
+    options: ChatOptions = {},
+  ): Promise<ChatResult> {
+    const signal = _withTimeout(options.signal, this.#timeoutMs);
+    const client = this.#client(signal);
+    const started = performance.now();
+    let firstTokenAt = 0;
+    let content = "";
+    try {
+      const stream = await client.chat({
+        model: request.model,
+        messages: request.messages.map((m) => ({ ...m })),
+        stream: true,
+        ...(request.format ? { format: request.format } : {}),
+        ...(request.keepAlive ? { keep_alive: request.keepAlive } : {}),
+        options: _options(request),
+      });
+      for await (const chunk of stream) {
+        const piece = chunk.message?.content ?? "";
+        if (piece) {
+          if (!firstTokenAt) firstTokenAt = performance.now();
+          content += piece;
+          options.onToken?.(piece);
+        }
+        if (chunk.done) {
+          return {
+            content,
+            doneReason: chunk.done_reason ?? "stop",
+            metrics: _metrics(chunk as unknown as Record<string, unknown>),
+            timeToFirstTokenMs: firstTokenAt ? firstTokenAt - started : 0,
+            wallMs: performance.now() - started,
+          };
+        }
+      }
+      throw new Error("Did not receive done or success response in stream.");
+    } catch (error) {
+      throw this.#translate(error, request.model, signal, options.signal);
+    }
+  }
+
+  async ensureModel(
+    model: string,
+    options: EnsureModelOptions = {},
+  ): Promise<void> {
+    const client = this.#client(_withTimeout(options.signal, 15_000));
+    let names: string[];
+    try {
+      names = (await client.list()).models.map((m) => m.name);
+    } catch (error) {
+      throw this.#translate(error, model);
+    }
+    if (names.some((n) => n === model || n === `${model}:latest`)) return;
+    if (!options.pull) {
+      throw new DialogueError(
+        ErrorCode.ModelNotFound,
+        `Model '${model}' is not installed on ${this.description}: run 'ollama pull ${model}' or pass --pull`,
+      );
+    }
+    await this.#pull(model, options);
+  }
+
+  async #pull(model: string, options: EnsureModelOptions): Promise<void> {
+    const client = this.#client(options.signal ?? new AbortController().signal);
+    try {
+      const progress = await client.pull({ model, stream: true });
+      for await (const step of progress) {
+        const fraction = step.total ? (step.completed ?? 0) / step.total : undefined;
+        options.onProgress?.(step.status, fraction);
+      }
+    } catch (error) {
+      const reason = (error as Error).message;
+      throw new DialogueError(
+        ErrorCode.ModelNotFound,
+        `Cannot pull model '${model}' from ${this.description} as ${reason}: check the model name (see https://ollama.com/library)`,
+        { cause: error },
+      );
+    }
+  }
+
+  #client(signal: AbortSignal): Ollama {
+    return new Ollama({
+      host: this.#host,
+      ...(this.#headers ? { headers: this.#headers } : {}),
+      fetch: (input, init) =>
+        fetch(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
+        }),
+    });
+  }
+
+  #translate(
+    error: unknown,
+    model: string,
+    signal?: AbortSignal,
+    callerSignal?: AbortSignal,
+  ): DialogueError {
+    if (error instanceof DialogueError) return error;
+    const err = error as Error & { status_code?: number; cause?: unknown };
+    const where = this.description;
+    if (callerSignal?.aborted) {
+      return new DialogueError(ErrorCode.Aborted, "Generation cancelled", {
+        cause: error,
+      });
+    }
+    if (signal?.aborted || err.name === "TimeoutError") {
+      return new DialogueError(
+        ErrorCode.LlmTransient,
+        `${where} did not finish within ${this.#timeoutMs} ms: raise ollama.request_timeout_ms or use a smaller model`,
+        { cause: error },
+      );
+    }
+    if (err.name === "ResponseError") {
+      if (err.status_code === 404) {
+        return new DialogueError(
+          ErrorCode.ModelNotFound,
+          `Model '${model}' is not installed on ${where}: run 'ollama pull ${model}' or pass --pull`,
+          { cause: error },
+        );
+      }
+      const code = err.status_code === 400 ? ErrorCode.InvalidOutput : ErrorCode.LlmTransient;
+      return new DialogueError(
+        code,
+        `${where} answered ${err.status_code}: ${err.message}`,
+        { cause: error },
+      );
+    }
+    if (_isConnectionRefused(err)) {
+      return new DialogueError(
+        ErrorCode.LlmUnavailable,
+        `Cannot reach ${where} as the connection was refused: start Ollama ('ollama serve') or set OLLAMA_HOST / --ollama-host`,
+        { cause: error },
+      );
+    }
+    return new DialogueError(
+      ErrorCode.LlmTransient,
+      `${where} failed mid-reply: ${err.message}`,
+      { cause: error },
+    );
+  }
+}
+
+function _options(request: ChatRequest): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (request.temperature !== undefined) out.temperature = request.temperature;
+  if (request.numCtx !== undefined) out.num_ctx = request.numCtx;
+  if (request.numPredict !== undefined) out.num_predict = request.numPredict;
+  if (request.seed !== undefined) out.seed = request.seed;
+  return out;
+}
+
+/** Ollama omits zero metrics; every missing or malformed one counts as 0. */
+function _metrics(chunk: Record<string, unknown>): GenerationMetrics {
+  const out = emptyMetrics();
+  for (const key of METRIC_KEYS) {
+    const value = Number(chunk[key] ?? 0);
+    out[key] = Number.isFinite(value) && value > 0 ? value : 0;
+  }
+  return out;
+}
+
+function _withTimeout(
+  signal: AbortSignal | undefined,
+  ms: number,
+): AbortSignal {
+  const timeout = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+function _isConnectionRefused(err: Error & { cause?: unknown }): boolean {
+  const text = `${err.message} ${String((err.cause as Error)?.message ?? "")} ${
+    String((err.cause as { code?: string })?.code ?? "")
+  }`;
+  return /refused|ECONNREFUSED|fetch failed|dns error|failed to lookup/i.test(
+    text,
+  );
+}
+
+/** The backend for an Ollama host, with the configured timeout and headers. */
+export function ollamaBackendFor(
+  ollama: { request_timeout_ms: number; headers?: Record<string, string> | undefined },
+  host: string,
+): OllamaBackend {
+  return new OllamaBackend({
+    host,
+    requestTimeoutMs: ollama.request_timeout_ms,
+    ...(ollama.headers ? { headers: ollama.headers } : {}),
+  });
+}

@@ -1,0 +1,142 @@
+/**
+ * Getting a scenario (story and two personas): from the manager's model
+ * through structured output, or from a user's file. Both are validated by
+ * the same schema; model output is retried a bounded number of times.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
+import type { LlmBackend } from "../llm/llm_backend.ts";
+import { DEFAULT_TEMPLATES, renderTemplate } from "../config/prompt_template.ts";
+import { Scenario } from "../model/story.ts";
+import { parseStructuredReply } from "../llm/structured_reply.ts";
+import { log } from "../base/logger.ts";
+import { backoffDelay, sleep } from "../base/backoff.ts";
+
+/** Options of {@linkcode writeScenario}. */
+export interface WriteScenarioOptions {
+  model: string;
+  topic: string;
+  /** Attempts before giving up. @default 3 */
+  maxAttempts?: number;
+  template?: string | undefined;
+  temperature?: number;
+  numCtx?: number;
+  seed?: number | undefined;
+  signal?: AbortSignal;
+}
+
+/** JSON schema sent as Ollama's `format`. */
+export const SCENARIO_JSON_SCHEMA = z.toJSONSchema(Scenario) as Record<
+  string,
+  unknown
+>;
+
+/**
+ * Asks the model for a scenario until one validates.
+ *
+ * @throws {DialogueError} `invalid_output` after `maxAttempts`, saying what was wrong.
+ */
+export async function writeScenario(
+  backend: LlmBackend,
+  options: WriteScenarioOptions,
+): Promise<Scenario> {
+  const prompt = renderTemplate(
+    "scenario",
+    options.template ?? DEFAULT_TEMPLATES.scenario,
+    {
+      topic: options.topic,
+    },
+  );
+  const attempts = options.maxAttempts ?? 3;
+  let problem = "";
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    let result;
+    try {
+      result = await backend.chat({
+        model: options.model,
+        messages: [{ role: "user", content: prompt }],
+        format: SCENARIO_JSON_SCHEMA,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
+        ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
+      }, options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      // Busy, 5xx, cut or hung: worth another attempt after a pause.
+      const retryable = error instanceof DialogueError &&
+        (error.code === ErrorCode.LlmTransient || error.code === ErrorCode.InvalidOutput);
+      if (!retryable) throw error;
+      problem = error.message;
+      log("manager").warn("Scenario attempt {attempt}/{attempts} failed: {problem}", {
+        attempt,
+        attempts,
+        problem,
+      });
+      await sleep(backoffDelay(attempt), options.signal);
+      continue;
+    }
+    const parsed = parseScenarioReply(result.content, result.doneReason);
+    if (parsed.ok) return parsed.scenario;
+    problem = parsed.problem;
+    log("manager").warn(
+      "Scenario attempt {attempt}/{attempts} was invalid: {problem}",
+      {
+        attempt,
+        attempts,
+        problem,
+      },
+    );
+  }
+  throw new DialogueError(
+    ErrorCode.InvalidOutput,
+    `Model '${options.model}' gave no valid scenario in ${attempts} attempts (last: ${problem}): try a larger model, raise manager.max_attempts, or pass --story FILE`,
+  );
+}
+
+/** Outcome of validating a model's scenario reply. */
+export type ScenarioReply =
+  | { ok: true; scenario: Scenario }
+  | { ok: false; problem: string };
+
+/** Validates a model's reply, checking truncation before parsing. */
+export function parseScenarioReply(content: string, doneReason: string): ScenarioReply {
+  const reply = parseStructuredReply(Scenario, content, doneReason);
+  return reply.ok ? { ok: true, scenario: reply.value } : reply;
+}
+
+/**
+ * Reads a user's scenario file (JSON).
+ *
+ * @throws {DialogueError} `usage` naming the file and the invalid field.
+ */
+export async function readScenarioFile(path: string): Promise<Scenario> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw usageError(
+      `Cannot read story file ${path}: ${(error as Error).message} (check --story)`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw usageError(
+      `Story file ${path} is not JSON: ${
+        (error as Error).message.replace(/\s+/g, " ").slice(0, 300)
+      }`,
+    );
+  }
+  const result = Scenario.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw usageError(
+      `Story file ${path} is invalid at ${
+        issue.path.join(".") || "(root)"
+      }: ${issue.message} (expected {"story": {"setting", "characters", "initial_situation"}, "personas": [two of {"name", "background", "personality", "speaking_style", "goal"}]})`,
+    );
+  }
+  return result.data;
+}

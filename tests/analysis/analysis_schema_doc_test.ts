@@ -1,0 +1,20 @@
+/** The JSON schema's documentation keeps up with the schema. */
+import assert from "node:assert/strict";
+import { RunAnalysis } from "../../lib/analysis/run_analysis.ts";
+import { RunComparison } from "../../lib/analysis/run_comparison.ts";
+
+Deno.test("docs/analysis-schema.md documents every field of the JSON output", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/analysis-schema.md", import.meta.url));
+  const shape = RunAnalysis.shape;
+  const keys = [
+    ...Object.keys(shape),
+    ...Object.keys(shape.conversation.shape),
+    ...Object.keys(shape.overall.shape),
+    ...Object.keys(shape.per_turn.element.shape),
+    ...Object.keys(shape.sentiment.shape),
+    ...Object.keys(shape.topic_drift.shape),
+    ...Object.keys(RunComparison.shape.runs.element.shape),
+  ];
+  const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));
+  assert.deepEqual(missing, []);
+});

@@ -1,0 +1,200 @@
+/**
+ * The analyze command against a private redis-server holding hand-made runs
+ * (and the Ollama double for the embedding and judge passes).
+ */
+import assert from "node:assert/strict";
+import type { Redis } from "ioredis";
+import { RedisServer } from "../../lib/testing/redis_server.ts";
+import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
+import { parseConfig } from "../../lib/config/config.ts";
+import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
+import { ConversationStore } from "../../lib/bus/conversation_store.ts";
+import { ConversationMeta } from "../../lib/model/conversation_meta.ts";
+import { DialogMessage } from "../../lib/model/dialog_message.ts";
+import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
+import { conversationKeys } from "../../lib/bus/keys.ts";
+import { encodeEntry } from "../../lib/bus/stream_entry.ts";
+import { RunAnalysis } from "../../lib/analysis/run_analysis.ts";
+import { RunComparison } from "../../lib/analysis/run_comparison.ts";
+import {
+  type AnalyzeCommandOptions,
+  htmlFileName,
+  runAnalyzeCommand,
+} from "../../lib/analysis/analyze_command.ts";
+
+const NOW = 1_800_000_000_000;
+const HOUR = 3_600_000;
+const SCENARIO = JSON.parse(
+  await Deno.readTextFile(new URL("../fixtures/story.json", import.meta.url)),
+);
+
+interface Rig {
+  store: ConversationStore;
+  run(options: Partial<AnalyzeCommandOptions>): ReturnType<typeof runAnalyzeCommand>;
+  dir: string;
+}
+
+async function withRuns(fn: (rig: Rig) => Promise<void>, ollamaHost = "http://127.0.0.1:9") {
+  const server = await RedisServer.start();
+  const config = parseConfig({ redis: { url: server.url }, ollama: { host: ollamaHost } });
+  const redis = await connectRedis(config.redis, { name: "test" });
+  const dir = await Deno.makeTempDir({ prefix: "dialogue_analyze_" });
+  try {
+    const store = new ConversationStore(redis);
+    // Two runs an hour apart (old first), and one two days old.
+    await seed(redis, store, "run-old", NOW - 48 * HOUR, ["Hello there.", "Hi, who are you?"]);
+    await seed(redis, store, "run-a", NOW - 2 * HOUR, [
+      "The lamp has failed, Ilya.",
+      "Can we rewire it from the generator?",
+      "Try it, quickly.",
+    ]);
+    await seed(redis, store, "run-b", NOW - HOUR, ["Ship ahoy!", "Where?", "By the rocks!"]);
+    await fn({
+      store,
+      dir,
+      run: (options) =>
+        runAnalyzeCommand(store, config, { ids: [], format: "text", now: NOW, ...options }),
+    });
+  } finally {
+    await closeRedis(redis);
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function seed(
+  redis: Redis,
+  store: ConversationStore,
+  id: string,
+  createdAt: number,
+  texts: string[],
+): Promise<void> {
+  await store.create(ConversationMeta.parse({
+    id,
+    status: "completed",
+    created_at: createdAt,
+    started_at: createdAt,
+    ended_at: createdAt + 1000 * (texts.length + 1),
+    turns: texts.length,
+    max_turns: texts.length,
+    duration_seconds: 60,
+    stop_reason: "max_turns",
+    models: { manager: "m", agent1: "tiny", agent2: "tiny" },
+    config: {},
+    scenario: SCENARIO,
+  }));
+  for (const [i, content] of texts.entries()) {
+    const agent = (i % 2) + 1;
+    const message = DialogMessage.parse({
+      queue_timestamp: createdAt + 1000 * (i + 1),
+      message_id: `${id}-${i + 1}`,
+      role: "assistant",
+      content,
+      metadata: {
+        conversation_id: id,
+        sequence_number: i + 1,
+        agent_id: agent,
+        tokens_generated: 10,
+        tokens_per_second: 50,
+      },
+    });
+    await redis.xadd(conversationKeys(id).responses(agent as 1 | 2), "*", ...encodeEntry(message));
+  }
+}
+
+Deno.test("analyze reports the newest run by default, in each format", async () => {
+  await withRuns(async ({ run, dir }) => {
+    const text = await run({});
+    assert.match(text.text, /^Run run-b {2}completed/);
+    const json = RunAnalysis.parse(
+      JSON.parse((await run({ format: "json", ids: ["run-a"] })).text),
+    );
+    assert.equal(json.conversation.id, "run-a");
+    assert.equal(json.per_turn.length, 3);
+    assert.match((await run({ format: "markdown" })).text, /^# Run run-b\n/);
+    const out = `${dir}/report.html`;
+    const html = await run({ format: "html", ids: ["run-a"], out });
+    assert.equal(html.file, out);
+    assert.equal(html.text, `Wrote ${out}\n`);
+    assert.match(await Deno.readTextFile(out), /^<!DOCTYPE html>[\s\S]*Run run-a/);
+  });
+});
+
+Deno.test("analyze --compare tables the given runs in order; --all --since picks recent ones", async () => {
+  await withRuns(async ({ run }) => {
+    const given = RunComparison.parse(
+      JSON.parse((await run({ compare: true, ids: ["run-a", "run-old"], format: "json" })).text),
+    );
+    assert.deepEqual(given.runs.map((r) => r.id), ["run-a", "run-old"]);
+    const recent = (await run({ all: true, sinceMs: 3 * HOUR })).text;
+    assert.match(recent, /^ID +MODELS/);
+    assert.deepEqual(recent.trimEnd().split("\n").slice(1).map((l) => l.split(" ")[0]), [
+      "run-b",
+      "run-a",
+    ]);
+    const all = (await run({ all: true, format: "markdown" })).text;
+    assert.match(all, /run-old/);
+    await assert.rejects(
+      run({ all: true, sinceMs: 60_000 }),
+      (e: unknown) => e instanceof DialogueError && e.code === ErrorCode.NotFound,
+    );
+  });
+});
+
+Deno.test("analyze --export writes dataset lines for one run or all of them", async () => {
+  await withRuns(async ({ run, dir }) => {
+    const one = (await run({ export: "jsonl", ids: ["run-a"] })).text.trimEnd().split("\n");
+    assert.equal(one.length, 3);
+    assert.ok(one.every((line) => JSON.parse(line).conversation_id === "run-a"));
+    const out = `${dir}/data.jsonl`;
+    await run({ export: "sharegpt", all: true, sinceMs: 3 * HOUR, out });
+    const lines = (await Deno.readTextFile(out)).trimEnd().split("\n").map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.id), ["run-b", "run-a"]);
+  });
+});
+
+Deno.test("analyze rejects flags that do not go together, naming them", async () => {
+  await withRuns(async ({ run }) => {
+    const usage = (pattern: RegExp) => (e: unknown) =>
+      e instanceof DialogueError && e.code === ErrorCode.Usage && pattern.test(e.message);
+    await assert.rejects(run({ compare: true, ids: ["run-a"] }), usage(/at least two/));
+    await assert.rejects(run({ ids: ["run-a", "run-b"] }), usage(/use --compare/));
+    await assert.rejects(run({ sinceMs: 1000 }), usage(/--since goes with --all/));
+    await assert.rejects(run({ all: true, format: "html" }), usage(/--html reports on one run/));
+    await assert.rejects(run({ all: true, ids: ["run-a"] }), usage(/not both/));
+    await assert.rejects(run({ export: "jsonl", format: "json" }), usage(/--export/));
+    await assert.rejects(
+      run({ compare: true, ids: ["run-a", "run-b"], judgeModel: "tiny" }),
+      usage(/--judge-model apply to one run/),
+    );
+    await assert.rejects(
+      run({ ids: ["nosuchid"] }),
+      (e: unknown) => e instanceof DialogueError && e.code === ErrorCode.NotFound,
+    );
+  });
+});
+
+Deno.test("analyze --embed-model and --judge-model add model-based sections", async () => {
+  const double = await OllamaDouble.start();
+  try {
+    await withRuns(async ({ run }) => {
+      const a = RunAnalysis.parse(JSON.parse(
+        (await run({ format: "json", ids: ["run-a"], embedModel: "tiny", judgeModel: "tiny" }))
+          .text,
+      ));
+      assert.equal(a.topic_drift.method, "embedding");
+      assert.equal(a.topic_drift.model, "tiny");
+      assert.equal(a.persona_judge?.judged_by, "model");
+      assert.ok(a.persona_judge?.agents["1"].scores);
+      const paths = double.requests.map((r) => r.path);
+      assert.ok(paths.includes("/api/embed") && paths.includes("/api/chat"));
+    }, double.url);
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("htmlFileName() makes a safe file name from an id", () => {
+  assert.equal(htmlFileName("20261125-1"), "dialogue-20261125-1.html");
+  assert.equal(htmlFileName("../x y"), "dialogue-.._x_y.html");
+});
