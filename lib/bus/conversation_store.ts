@@ -22,6 +22,8 @@ const NUMBER_FIELDS = new Set([
   "created_at",
   "started_at",
   "ended_at",
+  "resumed_at",
+  "paused_ms",
   "deadline",
   "turns",
   "max_turns",

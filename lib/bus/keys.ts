@@ -107,3 +107,49 @@ export function consumerName(role: string): string {
   }
   return `${role}-${host}-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
 }
+
+/** Consumer group through which pool workers read their work streams. */
+export const WORKER_GROUP = "workers";
+/** Consumer group through which pool managers read their inbox streams. */
+export const MANAGERS_GROUP = "managers";
+
+/**
+ * Keys of the dispatch layer that lets a few processes serve many
+ * conversations. Work is spread over `partitions` streams, each with a hash
+ * tag of its own, so on Redis Cluster they land on different masters and no
+ * command ever spans two conversations or two partitions.
+ */
+export const dispatchKeys = {
+  /**
+   * Stream of agent tickets (a turn to generate) for one model and partition;
+   * pool workers read it through {@linkcode WORKER_GROUP}.
+   */
+  work: (model: string, partition: number): string =>
+    `${KEY_PREFIX}:{work:${_safeModel(model)}:${partition}}:agents`,
+  /** Stream of manager tickets (start, a response to route, resume) for one partition. */
+  inbox: (partition: number): string => `${KEY_PREFIX}:{inbox:${partition}}:managers`,
+  /** Set of the models conversations have asked for, so workers know which work streams to read. */
+  models: `${KEY_PREFIX}:models`,
+  /** Sorted set: running conversation id → deadline (epoch ms), for deadline enforcement. */
+  deadlines: `${KEY_PREFIX}:deadlines`,
+  /** Hash: pool process consumer name → last heartbeat (epoch ms). */
+  heartbeats: `${KEY_PREFIX}:heartbeats`,
+  /** Pub/sub channel: `models` when a new model appears; progress of runs (JSON) for dashboards. */
+  events: `${KEY_PREFIX}:events`,
+} as const;
+
+/** The partition a conversation's tickets go to (stable for its id). */
+export function partitionOf(conversationId: string, partitions: number): number {
+  if (partitions <= 1) return 0;
+  let hash = 2166136261;
+  for (let i = 0; i < conversationId.length; i++) {
+    hash ^= conversationId.charCodeAt(i);
+    hash = Math.imul(hash, 16777619);
+  }
+  return (hash >>> 0) % partitions;
+}
+
+/** A model name made safe inside a key's hash tag (no braces, no spaces). */
+function _safeModel(model: string): string {
+  return model.replace(/[^0-9A-Za-z._:/-]/g, "_");
+}

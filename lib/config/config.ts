@@ -68,6 +68,28 @@ export const Config = z.strictObject({
     output: z.enum(["json", "text"]).default("json"),
     /** Attempts at a valid reply per turn. */
     max_attempts: z.number().int().min(1).max(10).default(3),
+    /**
+     * Generations one pool worker keeps in flight. Match the backend's
+     * capacity: Ollama serves `OLLAMA_NUM_PARALLEL` requests at once (1 by
+     * default), so more only queue there.
+     */
+    concurrency: z.number().int().min(1).max(1024).default(1),
+    /** Models a pool worker serves (those its host has); unset serves every model asked for. */
+    models: z.array(z.string().min(1)).max(100).optional(),
+  }).prefault({}),
+  dispatch: z.strictObject({
+    /**
+     * Ticket streams per role. One is right for a single Redis; on Redis
+     * Cluster use a few per master so the work spreads over them.
+     */
+    partitions: z.number().int().min(1).max(256).default(1),
+    /** How often pool processes record that they are alive (ms). */
+    heartbeat_ms: z.number().int().min(100).max(60_000).default(1000),
+    /**
+     * A pool process silent for this long is presumed dead and the tickets
+     * it held are taken over at once (ms).
+     */
+    dead_after_ms: z.number().int().min(500).max(600_000).default(5000),
   }).prefault({}),
   conversation: z.strictObject({
     duration_seconds: z.number().positive().max(7 * 24 * 3600).default(300),

@@ -44,6 +44,10 @@ export const ConversationMeta = z.object({
   created_at: epochMs,
   started_at: epochMs.optional(),
   ended_at: epochMs.optional(),
+  /** Last time an interrupted run was resumed (epoch ms). */
+  resumed_at: epochMs.optional(),
+  /** Time spent interrupted, summed over resumes: not part of any turn or of the run's duration. */
+  paused_ms: epochMs.optional(),
   /** Epoch ms after which no generation may continue. */
   deadline: epochMs.optional(),
   turns: z.number().int().nonnegative().default(0),
