@@ -13,7 +13,7 @@ import {
 import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { AGENT_GROUP, conversationIndexKey, conversationKeys, MANAGER_GROUP } from "./keys.ts";
-import { FINISH_CONVERSATION_SCRIPT } from "./lua/finish_conversation.ts";
+import { transitionStatus } from "./status_transition.ts";
 import { readWholeStream } from "./stream_entry.ts";
 
 /** Fields stored as JSON in the meta hash; the rest are plain strings or numbers. */
@@ -135,16 +135,14 @@ export class ConversationStore {
     reason: StopReason,
     error?: string,
   ): Promise<boolean> {
-    const changed = await this.#redis.eval(
-      FINISH_CONVERSATION_SCRIPT,
-      1,
-      conversationKeys(id).meta,
-      status,
-      reason,
-      String(Date.now()),
-      error?.slice(0, 4000) ?? "",
-    );
-    return changed === 1;
+    const { changed } = await transitionStatus(this.#redis, id, status, {
+      set: {
+        stop_reason: reason,
+        ended_at: Date.now(),
+        ...(error ? { error: error.slice(0, 4000) } : {}),
+      },
+    });
+    return changed;
   }
 
   /** Conversation ids, newest first. */

@@ -15,7 +15,7 @@ import {
   type StreamEntry,
 } from "./stream_entry.ts";
 import type { DialogMessage } from "../model/dialog_message.ts";
-import { ADD_ONCE_SCRIPT } from "./lua/add_once.ts";
+import { runScript } from "./scripts.ts";
 import { log } from "../base/logger.ts";
 
 /** Options of a {@linkcode StreamQueue}. */
@@ -86,17 +86,13 @@ export class StreamQueue {
     message: DialogMessage,
     marker: { key: string; field: string },
   ): Promise<{ id: string; duplicate: boolean }> {
-    const before = await this.#redis.hget(marker.key, marker.field);
-    if (before) return { id: before, duplicate: true };
-    const id = await this.#redis.eval(
-      ADD_ONCE_SCRIPT,
-      2,
-      marker.key,
-      stream,
-      marker.field,
-      ...encodeEntry(message),
-    ) as string;
-    return { id, duplicate: false };
+    const [id, added] = await runScript<[string, number]>(
+      this.#redis,
+      "add_once",
+      [marker.key, stream],
+      [marker.field, ...encodeEntry(message)],
+    );
+    return { id, duplicate: added === 0 };
   }
 
   /**
