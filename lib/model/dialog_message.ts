@@ -41,6 +41,14 @@ export const MessageMetadata = z.object({
   total_duration_ms: ms.default(0),
   /** Request enqueued → response enqueued, as the bus saw it. */
   wall_time_ms: ms.default(0),
+  /**
+   * The LLM call as the agent measured it with a monotonic clock: request
+   * sent → last chunk received, in milliseconds with sub-millisecond
+   * precision (not rounded). `wall_time_ms − llm_ms` is the bus overhead of
+   * the turn. 0 in entries written before this field existed: the overhead
+   * of such a turn is unknown, not 0.
+   */
+  llm_ms: ms.default(0),
   done_reason: z.string().max(40).optional(),
   sentiment: z.string().max(40).optional(),
   references: z.array(z.string().max(500)).max(20).optional(),
