@@ -98,7 +98,10 @@ async function seed(
         tokens_per_second: 50,
       },
     });
-    await redis.xadd(conversationKeys(id).responses(agent as 1 | 2), "*", ...encodeEntry(message));
+    // Recorded and accepted as the engine does: the answered hash names the entry.
+    const keys = conversationKeys(id);
+    const entryId = await redis.xadd(keys.responses(agent as 1 | 2), "*", ...encodeEntry(message));
+    await redis.hset(keys.answered, String(i + 1), entryId!);
   }
 }
 

@@ -10,7 +10,9 @@ import { redactConfig } from "../../lib/config/redaction.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { ConversationStore, waitForActiveConversation } from "../../lib/bus/conversation_store.ts";
 import { ConversationMeta } from "../../lib/model/conversation_meta.ts";
-import { type AgentId, DialogMessage } from "../../lib/model/dialog_message.ts";
+import { agentForTurn, type AgentId, DialogMessage } from "../../lib/model/dialog_message.ts";
+import { runScript } from "../../lib/bus/scripts.ts";
+import { analyzeRun } from "../../lib/analysis/run_analysis.ts";
 import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
 import {
   AGENT_GROUP,
@@ -107,12 +109,17 @@ function response(
   });
 }
 
-function request(id: string, seq: number, agent: AgentId): DialogMessage {
+function request(
+  id: string,
+  seq: number,
+  agent: AgentId,
+  content = `your turn ${seq}`,
+): DialogMessage {
   return DialogMessage.parse({
     queue_timestamp: 1_700_000_000_000 + seq,
-    message_id: `${id}-q${seq}`,
+    message_id: `${id}-q${seq}-${crypto.randomUUID().slice(0, 4)}`,
     role: "user",
-    content: `your turn ${seq}`,
+    content,
     metadata: { conversation_id: id, sequence_number: seq, agent_id: agent },
   });
 }
@@ -275,33 +282,212 @@ Deno.test("ConversationStore.finish() of an unknown conversation changes nothing
   });
 });
 
-Deno.test("ConversationStore.transcript() merges both response streams by sequence number", async () => {
-  await withStore(async ({ redis, store }) => {
-    const created = meta();
-    const { id } = created;
-    const keys = conversationKeys(id);
-    await store.create(created);
-    // Agent 2 wrote turn 4 before agent 1's turn 3 reached its stream.
-    await add(redis, keys.responses(1), response(id, 1, 1));
-    await add(redis, keys.responses(2), response(id, 2, 2));
-    await add(redis, keys.responses(2), response(id, 4, 2));
-    await add(redis, keys.responses(1), response(id, 3, 1, "first answer to 3"));
-    await add(redis, keys.responses(1), response(id, 3, 1, "duplicate answer to 3"));
-    await redis.xadd(keys.responses(2), "*", "data", "{broken");
-    for (const seq of [1, 2, 3, 4]) {
-      await add(redis, keys.requests(seq % 2 === 1 ? 1 : 2), request(id, seq, seq % 2 ? 1 : 2));
-    }
+/**
+ * Plays turns 1..`turns` the way the engine does: the manager routes each
+ * request once (`add_once` on `routed`), the agent records its reply through
+ * `record_response` and the manager accepts it with `accept_response`, which
+ * counts the turn and routes the next request (except after the last turn).
+ */
+async function playTurns(
+  redis: Redis,
+  id: string,
+  turns: number,
+  options: { routeNext?: boolean } = {},
+): Promise<void> {
+  const keys = conversationKeys(id);
+  const [routed] = await runScript<[string, number]>(
+    redis,
+    "add_once",
+    [keys.routed, keys.requests(1)],
+    ["1", ...encodeEntry(request(id, 1, 1))],
+  );
+  let requestId = routed;
+  for (let seq = 1; seq <= turns; seq++) {
+    const agent = agentForTurn(seq);
+    const [outcome, responseId] = await runScript<[string, string]>(
+      redis,
+      "record_response",
+      [keys.meta, keys.routed, keys.answered, keys.responses(agent)],
+      [seq, requestId, ...encodeEntry(response(id, seq, agent))],
+    );
+    assert.equal(outcome, "recorded");
+    const routeNext = seq < turns || options.routeNext === true;
+    const next = agentForTurn(seq + 1);
+    const [accepted, nextId] = await runScript<[string, string]>(
+      redis,
+      "accept_response",
+      [keys.meta, keys.answered, keys.routed, keys.requests(next)],
+      [seq, responseId, routeNext ? "1" : "0", ...encodeEntry(request(id, seq + 1, next))],
+    );
+    assert.equal(accepted, "accepted");
+    requestId = nextId;
+  }
+}
 
+/** A running conversation with `turns` turns played (and turn `turns + 1` routed). */
+async function runningRun(store: ConversationStore, redis: Redis, turns: number): Promise<string> {
+  const created = meta({ status: "running", started_at: 1_700_000_000_000, max_turns: 12 });
+  await store.create(created);
+  await playTurns(redis, created.id, turns, { routeNext: true });
+  return created.id;
+}
+
+Deno.test("ConversationStore.transcript() returns the accepted responses and routed requests in turn order", async () => {
+  await withStore(async ({ redis, store }) => {
+    const id = await runningRun(store, redis, 4);
     const transcript = await store.transcript(id);
-    assert.deepEqual(transcript.meta, created);
+    assert.equal(transcript.meta.turns, 4);
     assert.deepEqual(transcript.responses.map((m) => m.metadata.sequence_number), [1, 2, 3, 4]);
     assert.deepEqual(transcript.responses.map((m) => m.metadata.agent_id), [1, 2, 1, 2]);
-    assert.equal(transcript.responses[2]!.content, "first answer to 3");
     assert.equal(transcript.responses[1]!.metadata.tokens_generated, 20);
-    assert.deepEqual(transcript.requests.map((m) => m.metadata.sequence_number), [1, 2, 3, 4]);
+    assert.deepEqual(
+      transcript.requests.map((m) => m.metadata.sequence_number),
+      [1, 2, 3, 4, 5],
+      "turn 5 was routed, not yet answered",
+    );
+  });
+});
 
-    const before3 = await store.responsesBefore(id, 3);
-    assert.deepEqual(before3.map((m) => m.content), ["reply 1", "reply 2"]);
+Deno.test("ConversationStore.transcript() leaves out a recorded response the manager has not counted", async () => {
+  await withStore(async ({ redis, store }) => {
+    const id = await runningRun(store, redis, 2);
+    const keys = conversationKeys(id);
+    const [outcome] = await runScript<[string, string]>(
+      redis,
+      "record_response",
+      [keys.meta, keys.routed, keys.answered, keys.responses(1)],
+      [3, (await redis.hget(keys.routed, "3"))!, ...encodeEntry(response(id, 3, 1))],
+    );
+    assert.equal(outcome, "recorded");
+    const { responses } = await store.transcript(id);
+    assert.deepEqual(responses.map((m) => m.metadata.sequence_number), [1, 2]);
+  });
+});
+
+/** Entries written straight into a run's streams with XADD, each schema-valid. */
+const INJECTIONS: { kind: string; inject(redis: Redis, id: string): Promise<unknown> }[] = [
+  {
+    kind: "a second response for an answered turn",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).responses(1), response(id, 3, 1, "an impostor's turn 3")),
+  },
+  {
+    kind: "a second response for an answered turn, in the other slot's stream",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).responses(1), response(id, 4, 2, "an impostor's turn 4")),
+  },
+  {
+    kind: "a response with sequence number 999",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).responses(1), response(id, 999, 1, "the end")),
+  },
+  {
+    kind: "a response for a future turn",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).responses(1), response(id, 5, 1, "too early")),
+  },
+  {
+    kind: "a response in the other slot's stream",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).responses(1), {
+        ...response(id, 2, 2, "agent 1 speaking for agent 2"),
+      }),
+  },
+  {
+    kind: "a response without an agent id in the other slot's stream",
+    inject: async (redis, id) => {
+      const message = response(id, 4, 2, "whose turn?");
+      delete message.metadata.agent_id;
+      await add(redis, conversationKeys(id).responses(1), message);
+    },
+  },
+  {
+    kind: "a request injected by hand for an answered turn",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).requests(1), request(id, 3, 1, "say this")),
+  },
+  {
+    kind: "a second request for a routed turn, in the other slot's stream",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).requests(1), request(id, 4, 2, "say this")),
+  },
+  {
+    kind: "a request with the other agent's turn number",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).requests(1), request(id, 6, 2, "say this")),
+  },
+  {
+    kind: "a request for a future turn",
+    inject: (redis, id) =>
+      add(redis, conversationKeys(id).requests(2), request(id, 8, 2, "say this")),
+  },
+];
+
+for (const { kind, inject } of INJECTIONS) {
+  Deno.test(`ConversationStore.transcript() and analyzeRun() never show ${kind}`, async () => {
+    await withStore(async ({ redis, store }) => {
+      const id = await runningRun(store, redis, 4);
+      const before = await store.transcript(id);
+      const analysisBefore = analyzeRun(before);
+      const historyBefore = await store.responsesBefore(id, 5);
+      await inject(redis, id);
+      const after = await store.transcript(id);
+      assert.deepEqual(after, before);
+      assert.deepEqual(analyzeRun(after), analysisBefore);
+      assert.deepEqual(await store.responsesBefore(id, 5), historyBefore);
+    });
+  });
+}
+
+Deno.test("ConversationStore.transcript() skips an invalid entry an id points to", async () => {
+  await withStore(async ({ redis, store }) => {
+    const id = await runningRun(store, redis, 2);
+    const keys = conversationKeys(id);
+    const broken = await redis.xadd(keys.responses(1), "*", "data", "{broken");
+    await redis.hset(keys.answered, "3", broken!);
+    await redis.hset(keys.meta, "turns", "3");
+    const { responses } = await store.transcript(id);
+    assert.deepEqual(responses.map((m) => m.metadata.sequence_number), [1, 2]);
+  });
+});
+
+Deno.test("ConversationStore.responsesBefore() returns the accepted responses of the last turns only", async () => {
+  await withStore(async ({ redis, store }) => {
+    const id = await runningRun(store, redis, 6);
+    await add(redis, conversationKeys(id).responses(1), response(id, 5, 1, "second answer to 5"));
+    const all = await store.responsesBefore(id, 7);
+    assert.deepEqual(all.map((m) => m.content), [1, 2, 3, 4, 5, 6].map((s) => `reply ${s}`));
+    const last2 = await store.responsesBefore(id, 7, { limit: 2 });
+    assert.deepEqual(last2.map((m) => m.metadata.sequence_number), [5, 6]);
+    assert.deepEqual(
+      (await store.responsesBefore(id, 4)).map((m) => m.metadata.sequence_number),
+      [1, 2, 3],
+    );
+    assert.deepEqual(await store.responsesBefore(id, 1), []);
+  });
+});
+
+Deno.test("ConversationStore.responsesBefore() reads the entries it returns, not whole streams", async () => {
+  await withStore(async ({ redis, store }) => {
+    const created = meta({ status: "running", max_turns: 60 });
+    await store.create(created);
+    const long = "word ".repeat(400); // ~2 kB per reply, ~80 kB in all.
+    const keys = conversationKeys(created.id);
+    await playTurns(redis, created.id, 40, { routeNext: true });
+    for (let seq = 1; seq <= 40; seq++) {
+      await add(
+        redis,
+        keys.responses(agentForTurn(seq)),
+        response(created.id, seq, agentForTurn(seq), long),
+      );
+    }
+    const sent = async () =>
+      Number(/total_net_output_bytes:(\d+)/.exec(await redis.info("stats"))![1]);
+    const start = await sent();
+    const history = await store.responsesBefore(created.id, 41, { limit: 2 });
+    const used = (await sent()) - start;
+    assert.deepEqual(history.map((m) => m.metadata.sequence_number), [39, 40]);
+    assert.ok(used < 8_000, `Redis sent ${used} bytes for two short replies`);
   });
 });
 
