@@ -49,7 +49,10 @@ export function addAgentTicket(
   ticket: AgentTicket,
   options: DispatchOptions,
 ): void {
-  const stream = dispatchKeys.work(ticket.model, partitionOf(ticket.conversation_id, options.partitions));
+  const stream = dispatchKeys.work(
+    ticket.model,
+    partitionOf(ticket.conversation_id, options.partitions),
+  );
   pipeline.xadd(stream, "MAXLEN", "~", TICKET_STREAM_MAXLEN, "*", "t", JSON.stringify(ticket));
 }
 
