@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
-import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { defineCommand, type FlagValues, helpText, runCommand } from "./lib/cli/command.ts";
+import { CONNECTION_FLAGS } from "./lib/cli/cli.ts";
 import { setupLogging } from "./lib/base/logger.ts";
 import { closeRedis, connectRedis } from "./lib/bus/redis_connection.ts";
 import { ConversationStore } from "./lib/bus/conversation_store.ts";
@@ -15,75 +15,97 @@ import { EXPORT_FORMATS, type ExportFormat } from "./lib/analysis/transcript_exp
 import { parseAge } from "./lib/bus/retention.ts";
 import { usageError } from "./lib/base/dialogue_error.ts";
 
-/** `deno task analyze --help`. */
-export const ANALYZE_HELP = `Usage: deno task analyze [ID] [--json | --markdown | --html] [options]
-       deno task analyze --compare ID1 ID2 … | --all [--since AGE] [--json | --markdown]
-       deno task analyze --export jsonl|sharegpt|openai [ID | --all [--since AGE]]
+const FLAGS = {
+  json: {
+    type: "boolean",
+    section: "Report",
+    help: "machine-readable (schema_version 1, docs/analysis-schema.md)",
+  },
+  markdown: { type: "boolean", section: "Report", help: "Markdown tables" },
+  html: {
+    type: "boolean",
+    section: "Report",
+    help: "self-contained HTML page with charts and the transcript,\n" +
+      "written to dialogue-<id>.html unless --out is given",
+  },
+  out: {
+    type: "string",
+    value: "FILE",
+    section: "Report",
+    help: "write to FILE instead of stdout (prints the path)",
+  },
+  "embed-model": {
+    type: "string",
+    value: "NAME",
+    section: "Report",
+    help: "measure topic drift with this Ollama embedding model\n" +
+      "(e.g. nomic-embed-text) instead of word overlap",
+  },
+  "judge-model": {
+    type: "string",
+    value: "NAME",
+    section: "Report",
+    help: "score each agent's persona consistency with this model\n" +
+      "(model-judged, off by default)",
+  },
+  compare: {
+    type: "boolean",
+    section: "Several runs",
+    help: "one table across the given runs (ID1 ID2 … as arguments)",
+  },
+  all: {
+    type: "boolean",
+    section: "Several runs",
+    help: "one table across the newest runs (see --limit)",
+  },
+  since: {
+    type: "string",
+    value: "AGE",
+    section: "Several runs",
+    help: "with --all: only runs created within AGE (90s, 30m, 24h, 7d)",
+  },
+  limit: {
+    type: "integer",
+    min: 1,
+    section: "Several runs",
+    help: "with --all: at most N runs [100]",
+  },
+  export: {
+    type: "string",
+    value: "FORMAT",
+    section: "Datasets",
+    help: "the transcript as JSON Lines: jsonl (a line per turn),\n" +
+      "sharegpt or openai (a line per run; agent 1 is the\n" +
+      "user/human, agent 2 the assistant/gpt)",
+  },
+} as const;
 
-Reads a run back from Redis (its streams are the log) and reports, per agent
+/** `deno task analyze`: flags, help and what it does. */
+export const ANALYZE_COMMAND = defineCommand({
+  name: "analyze",
+  usage: [
+    "deno task analyze [ID] [--json | --markdown | --html] [options]",
+    "deno task analyze --compare ID1 ID2 … | --all [--since AGE] [--json | --markdown]",
+    "deno task analyze --export jsonl|sharegpt|openai [ID | --all [--since AGE]]",
+  ],
+  summary: `Reads a run back from Redis (its streams are the log) and reports, per agent
 and overall: tokens, prompt tokens and their growth per turn, tokens/s,
 time to first token, model loads, truncated replies, wall time and bus
 overhead; turn-taking balance, question rate and latency; distinct-1/2,
 repetition, loops and staleness; VADER sentiment per turn and speaker;
 topic drift from the story; the stop reason against the limits; and flags
-with the turn they start from.
-
-Arguments:
-  ID                     conversation id (default: the newest)
-
-Report:
-  --json                 machine-readable (schema_version 1, docs/analysis-schema.md)
-  --markdown             Markdown tables
-  --html                 self-contained HTML page with charts and the transcript,
-                         written to dialogue-<id>.html unless --out is given
-  --out FILE             write to FILE instead of stdout (prints the path)
-  --embed-model NAME     measure topic drift with this Ollama embedding model
-                         (e.g. nomic-embed-text) instead of word overlap
-  --judge-model NAME     score each agent's persona consistency with this model
-                         (model-judged, off by default)
-
-Several runs:
-  --compare ID1 ID2 …    one table across the given runs
-  --all                  one table across the newest runs (see --limit)
-  --since AGE            with --all: only runs created within AGE (90s, 30m, 24h, 7d)
-  --limit N              with --all: at most N runs [100]
-
-Datasets:
-  --export FORMAT        the transcript as JSON Lines: jsonl (a line per turn),
-                         sharegpt or openai (a line per run; agent 1 is the
-                         user/human, agent 2 the assistant/gpt)
-
-  -h, --help             show this help
-
-${CONFIG_FLAGS_HELP}`;
-
-if (import.meta.main) {
-  await runEntrypoint("analyze", async (signal) => {
-    const { values, positionals } = parseFlags(
-      Deno.args,
-      {
-        ...CONFIG_FLAGS,
-        json: { type: "boolean" },
-        markdown: { type: "boolean" },
-        html: { type: "boolean" },
-        out: { type: "string" },
-        compare: { type: "boolean" },
-        all: { type: "boolean" },
-        since: { type: "string" },
-        limit: { type: "string" },
-        export: { type: "string" },
-        "embed-model": { type: "string" },
-        "judge-model": { type: "string" },
-      },
-      "deno task analyze",
-      true,
-    );
-    if (values.help) {
-      console.log(ANALYZE_HELP);
-      return 0;
-    }
+with the turn they start from.`,
+  positionals: {
+    name: "ID",
+    help: "conversation id (default: the newest; several with --compare)",
+    conversationIds: true,
+  },
+  flags: FLAGS,
+  // Reads Redis; --ollama-host and --num-ctx serve --embed-model and --judge-model.
+  configFlags: [...CONNECTION_FLAGS, "ollama-host", "num-ctx"],
+  async run({ values, positionals, signal, loadConfig }) {
     const options = _options(values, positionals);
-    const config = await configFromFlags(values);
+    const config = await loadConfig();
     await setupLogging(config.logging, "analyze");
     const redis = await connectRedis(config.redis, { name: "analyze" });
     try {
@@ -98,17 +120,18 @@ if (import.meta.main) {
     } finally {
       await closeRedis(redis);
     }
-  });
-}
+  },
+});
 
-function _options(
-  values: Record<string, unknown>,
-  ids: string[],
-): AnalyzeCommandOptions {
+/** `deno task analyze --help`. */
+export const ANALYZE_HELP = helpText(ANALYZE_COMMAND);
+
+if (import.meta.main) await runCommand(ANALYZE_COMMAND);
+
+function _options(values: FlagValues<typeof FLAGS>, ids: string[]): AnalyzeCommandOptions {
   const formats = (["json", "markdown", "html"] as const).filter((f) => values[f] === true);
   if (formats.length > 1) throw usageError("Choose one of --json, --markdown and --html");
-  const text = (name: string) => typeof values[name] === "string" ? values[name] : undefined;
-  const exportFormat = text("export");
+  const exportFormat = values.export;
   if (exportFormat !== undefined && !EXPORT_FORMATS.includes(exportFormat as ExportFormat)) {
     throw usageError(
       `Invalid --export ${JSON.stringify(exportFormat)}: expected one of ${
@@ -116,21 +139,16 @@ function _options(
       }`,
     );
   }
-  const limit = text("limit");
-  if (limit !== undefined && !/^[1-9]\d*$/.test(limit)) {
-    throw usageError(`Invalid --limit ${JSON.stringify(limit)}: expected a positive whole number`);
-  }
-  const since = text("since");
   return {
     ids,
     format: formats[0] ?? "text",
-    out: text("out"),
+    out: values.out,
     compare: values.compare === true,
     all: values.all === true,
-    sinceMs: since === undefined ? undefined : parseAge(since, "--since"),
-    ...(limit === undefined ? {} : { limit: Number(limit) }),
+    sinceMs: values.since === undefined ? undefined : parseAge(values.since, "--since"),
+    ...(values.limit === undefined ? {} : { limit: values.limit }),
     export: exportFormat as ExportFormat | undefined,
-    embedModel: text("embed-model"),
-    judgeModel: text("judge-model"),
+    embedModel: values["embed-model"],
+    judgeModel: values["judge-model"],
   };
 }

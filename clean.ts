@@ -5,56 +5,49 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
-import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { defineCommand, helpText, runCommand } from "./lib/cli/command.ts";
+import { CONNECTION_FLAGS } from "./lib/cli/cli.ts";
 import { setupLogging } from "./lib/base/logger.ts";
 import { closeRedis, connectRedis } from "./lib/bus/redis_connection.ts";
 import { ConversationStore } from "./lib/bus/conversation_store.ts";
 import { parseAge, selectForCleanup } from "./lib/bus/retention.ts";
 import { usageError } from "./lib/base/dialogue_error.ts";
 
-/** `deno task clean --help`. */
-export const CLEAN_HELP =
-  `Usage: deno task clean (--conversation ID... | --older-than AGE | --all) [options]
-
-Deletes conversations from Redis: their four queues, live feed, dead letters
+/** `deno task clean`: flags, help and what it does. */
+export const CLEAN_COMMAND = defineCommand({
+  name: "clean",
+  usage: ["deno task clean (--conversation ID... | --older-than AGE | --all) [options]"],
+  summary: `Deletes conversations from Redis: their four queues, live feed, dead letters
 and metadata. Pending and running conversations are kept unless --force.
 To expire finished conversations automatically instead, set retention.seconds
-in the config (default: keep everything).
-
-Options:
-  --conversation ID      delete this conversation (repeatable)
-  --older-than AGE       delete those created more than AGE ago: 90s, 30m, 12h, 7d, 2w
-  --all                  delete every finished conversation
-  --force                also delete pending and running ones
-  --dry-run              only list what would be deleted
-  -h, --help             show this help
-
-${CONFIG_FLAGS_HELP}`;
-
-if (import.meta.main) {
-  await runEntrypoint("clean", async () => {
-    const { values } = parseFlags(Deno.args, {
-      ...CONFIG_FLAGS,
-      conversation: { type: "string", multiple: true },
-      "older-than": { type: "string" },
-      all: { type: "boolean" },
-      force: { type: "boolean" },
-      "dry-run": { type: "boolean" },
-    }, "deno task clean");
-    if (values.help) {
-      console.log(CLEAN_HELP);
-      return 0;
-    }
-    const ids = (values.conversation ?? []) as string[];
-    const olderThan = values["older-than"] as string | undefined;
+in the config (default: keep everything).`,
+  flags: {
+    conversation: {
+      type: "conversation-id",
+      multiple: true,
+      help: "delete this conversation (repeatable)",
+    },
+    "older-than": {
+      type: "string",
+      value: "AGE",
+      help: "delete those created more than AGE ago: 90s, 30m, 12h, 7d, 2w",
+    },
+    all: { type: "boolean", help: "delete every finished conversation" },
+    force: { type: "boolean", help: "also delete pending and running ones" },
+    "dry-run": { type: "boolean", help: "only list what would be deleted" },
+  },
+  // Only reads and deletes keys: the model, generation and limit flags mean nothing here.
+  configFlags: CONNECTION_FLAGS,
+  async run({ values, loadConfig }) {
+    const ids = values.conversation ?? [];
+    const olderThan = values["older-than"];
     if (ids.length === 0 && !olderThan && !values.all) {
       throw usageError(
         "Nothing selected: pass --conversation ID, --older-than AGE or --all (see 'deno task clean --help')",
       );
     }
     const olderThanMs = olderThan ? parseAge(olderThan) : undefined;
-    const config = await configFromFlags(values);
+    const config = await loadConfig();
     await setupLogging(config.logging, "clean");
     const redis = await connectRedis(config.redis, { name: "clean" });
     try {
@@ -82,5 +75,10 @@ if (import.meta.main) {
     } finally {
       await closeRedis(redis);
     }
-  });
-}
+  },
+});
+
+/** `deno task clean --help`. */
+export const CLEAN_HELP = helpText(CLEAN_COMMAND);
+
+if (import.meta.main) await runCommand(CLEAN_COMMAND);

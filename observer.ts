@@ -4,8 +4,8 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
-import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { defineCommand, helpText, runCommand } from "./lib/cli/command.ts";
+import { CONNECTION_FLAGS } from "./lib/cli/cli.ts";
 import { setupLogging } from "./lib/base/logger.ts";
 import { closeRedis, connectRedis } from "./lib/bus/redis_connection.ts";
 import { ConversationStore } from "./lib/bus/conversation_store.ts";
@@ -14,56 +14,43 @@ import { formatConversationList } from "./lib/view/conversation_list.ts";
 import { TerminalRenderer } from "./lib/view/terminal_renderer.ts";
 import { DialogueError, ErrorCode } from "./lib/base/dialogue_error.ts";
 
-/** `deno task observe --help`. */
-export const OBSERVER_HELP = `Usage: deno task observe [options]
-
-Shows a conversation live, token by token: story and personas, then every
+/** `deno task observe`: flags, help and what it does. */
+export const OBSERVE_COMMAND = defineCommand({
+  name: "observe",
+  usage: ["deno task observe [options]"],
+  summary: `Shows a conversation live, token by token: story and personas, then every
 message with its figures, a status line (turn n of max, time left) and the
 stop reason at the end. Attaching mid-run shows what is there, then follows;
-a finished run is replayed.
-
-Options:
-  --conversation ID      which conversation (default: the newest)
-  --list                 list conversations with status, turns, age and queue
-                         depths (length/pending of each request/response stream)
-  --limit N              how many --list shows [20]
-  -h, --help             show this help
-
-${CONFIG_FLAGS_HELP}`;
-
-if (import.meta.main) {
-  await runEntrypoint("observe", async (signal) => {
-    const { values } = parseFlags(Deno.args, {
-      ...CONFIG_FLAGS,
-      conversation: { type: "string" },
-      list: { type: "boolean" },
-      limit: { type: "string" },
-    }, "deno task observe");
-    if (values.help) {
-      console.log(OBSERVER_HELP);
-      return 0;
-    }
-    const limit = Number(values.limit ?? 20);
-    if (!Number.isInteger(limit) || limit < 1) {
-      throw new DialogueError(
-        ErrorCode.Usage,
-        `Invalid --limit ${JSON.stringify(values.limit)}: expected a whole number ≥ 1`,
-      );
-    }
-    const config = await configFromFlags(values);
+a finished run is replayed.`,
+  flags: {
+    conversation: {
+      type: "conversation-id",
+      help: "which conversation (default: the newest)",
+    },
+    list: {
+      type: "boolean",
+      help: "list conversations with status, turns, age and queue\n" +
+        "depths (length/pending of each request/response stream)",
+    },
+    limit: { type: "integer", min: 1, help: "how many --list shows [20]" },
+  },
+  // Only reads Redis: the model, generation and limit flags mean nothing here.
+  configFlags: CONNECTION_FLAGS,
+  async run({ values, signal, loadConfig }) {
+    const config = await loadConfig();
     await setupLogging(config.logging, "observer");
     const redis = await connectRedis(config.redis, { name: "observer" });
     try {
       const store = new ConversationStore(redis);
       if (values.list) {
-        const metas = await store.list(limit);
+        const metas = await store.list(values.limit ?? 20);
         const rows = await Promise.all(
           metas.map(async (meta) => ({ meta, queues: await store.queueStats(meta.id) })),
         );
         console.log(formatConversationList(rows));
         return 0;
       }
-      const id = (values.conversation as string | undefined) ?? await store.latest();
+      const id = values.conversation ?? await store.latest();
       if (!id) {
         throw new DialogueError(
           ErrorCode.NotFound,
@@ -78,5 +65,10 @@ if (import.meta.main) {
     } finally {
       await closeRedis(redis);
     }
-  });
-}
+  },
+});
+
+/** `deno task observe --help`. */
+export const OBSERVER_HELP = helpText(OBSERVE_COMMAND);
+
+if (import.meta.main) await runCommand(OBSERVE_COMMAND);
