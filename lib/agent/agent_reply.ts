@@ -46,6 +46,14 @@ export interface ReplyParts {
   reply: ConversationContent;
   /** Epoch ms the response is written. @default Date.now() */
   now?: number;
+  /**
+   * Epoch ms the turn's wall time counts from: the request's
+   * `queue_timestamp`, or the run's resume when that came later (a pause is
+   * never part of a turn). @default request.queue_timestamp
+   */
+  since?: number;
+  /** The LLM calls of the turn as the agent measured them (ms). @default result.wallMs */
+  llmMs?: number;
 }
 
 /**
@@ -77,7 +85,8 @@ export function replyMessage(request: DialogMessage, parts: ReplyParts): DialogM
       load_duration_ms: m.load_duration / 1e6,
       prompt_eval_duration_ms: m.prompt_eval_duration / 1e6,
       total_duration_ms: m.total_duration / 1e6,
-      wall_time_ms: Math.max(0, now - request.queue_timestamp),
+      wall_time_ms: Math.max(0, now - (parts.since ?? request.queue_timestamp)),
+      llm_ms: parts.llmMs ?? result.wallMs,
       done_reason: result.doneReason,
       sentiment: reply.sentiment,
       references: reply.references,

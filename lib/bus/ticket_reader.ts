@@ -29,8 +29,12 @@ export interface HeldTicket<T> {
   ticket: T;
 }
 
-/** What a handler wants done with its ticket. */
-export type TicketOutcome = "ack" | "release";
+/**
+ * What a handler wants done with its ticket: `ack` it, `release` it for
+ * another handler, or nothing as the handler `settled` (acknowledged) it
+ * itself, e.g. in one pipeline with the work's last write.
+ */
+export type TicketOutcome = "ack" | "release" | "settled";
 
 /** Options of a {@linkcode TicketReader}. */
 export interface TicketReaderOptions<T> {
@@ -165,6 +169,7 @@ export class TicketReader<T> {
       outcome = "release";
     }
     this.#held.delete(held.id);
+    if (outcome === "settled") return;
     if (outcome === "release") {
       // Still pending under our name: our own pending list is read again.
       this.#ownDone.delete(held.stream);

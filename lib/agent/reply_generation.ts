@@ -1,0 +1,139 @@
+/**
+ * Generating one turn's reply: the prompt from the scenario and the bounded
+ * history, the streaming LLM call with retries and backoff for transient
+ * failures and invalid replies, and what the outcome means for the turn
+ * (a reply, an agent stopping, a run cancelled, or a fatal error).
+ *
+ * @module
+ */
+import { agentTemperature, type Config } from "../config/config.ts";
+import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
+import type { Scenario } from "../model/story.ts";
+import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import type { ChatResult, LlmBackend } from "../llm/llm_backend.ts";
+import { buildAgentChat } from "./agent_chat.ts";
+import { JsonFieldStream } from "./json_field_stream.ts";
+import { parseReply, REPLY_JSON_SCHEMA, replyMessage } from "./agent_reply.ts";
+import { backoffDelay, sleep } from "../base/backoff.ts";
+
+/** How a generation ended. */
+export type GenerationOutcome =
+  | { kind: "reply"; message: DialogMessage }
+  /** The agent process is shutting down: the turn is left for another. */
+  | { kind: "stopping"; reason: string }
+  /** The run ended (cancel) or its deadline passed. */
+  | { kind: "cancelled"; reason: string }
+  /** No valid reply can be had (model missing, host down, attempts used up): the run fails. */
+  | { kind: "fatal"; reason: string };
+
+/** Inputs of {@linkcode generateReply}. */
+export interface GenerateReplyInput {
+  config: Config;
+  backend: LlmBackend;
+  agent: AgentId;
+  model: string;
+  scenario: Scenario;
+  /** Responses before the turn, oldest first. */
+  history: DialogMessage[];
+  request: DialogMessage;
+  /** Epoch ms after which no generation may continue. */
+  deadline?: number | undefined;
+  /** Epoch ms the turn's wall time counts from. */
+  since: number;
+  /** Process shutdown. */
+  shutdown: AbortSignal;
+  /** The run ended (control channel). */
+  cancel: AbortSignal;
+  onText: (text: string) => void;
+  onRetry: (reason: string) => void;
+}
+
+/** Generates the reply to `input.request`, retrying what is worth retrying. */
+export async function generateReply(input: GenerateReplyInput): Promise<GenerationOutcome> {
+  const { config, agent, request } = input;
+  const seq = request.metadata.sequence_number;
+  const messages = buildAgentChat({
+    agent,
+    scenario: input.scenario,
+    history: input.history,
+    output: config.agents.output,
+    maxMessages: config.conversation.history_messages,
+    maxChars: config.conversation.history_chars,
+    templates: {
+      agent_system: config.prompts.agent_system as string | undefined,
+      first_turn: config.prompts.first_turn as string | undefined,
+    },
+  });
+  const deadlineMs = (input.deadline ?? Date.now() + 86_400_000) - Date.now();
+  const signal = AbortSignal.any([
+    input.shutdown,
+    input.cancel,
+    AbortSignal.timeout(Math.max(1, deadlineMs)),
+  ]);
+  const json = config.agents.output === "json";
+  let problem = "";
+  let llmMs = 0;
+  for (let attempt = 1; attempt <= config.agents.max_attempts; attempt++) {
+    const field = json ? new JsonFieldStream("message") : undefined;
+    let result: ChatResult;
+    const started = performance.now();
+    try {
+      result = await input.backend.chat({
+        model: input.model,
+        messages,
+        ...(json ? { format: REPLY_JSON_SCHEMA } : {}),
+        temperature: agentTemperature(config, agent),
+        numCtx: config.generation.num_ctx,
+        numPredict: config.conversation.max_reply_tokens,
+        keepAlive: config.ollama.keep_alive,
+        ...(config.generation.seed !== undefined
+          ? { seed: config.generation.seed + seq * 10 + attempt }
+          : {}),
+      }, {
+        signal,
+        onToken: (piece) => {
+          const text = field ? field.push(piece) : piece;
+          if (text) input.onText(text);
+        },
+      });
+    } catch (error) {
+      llmMs += performance.now() - started;
+      if (!(error instanceof DialogueError)) throw error;
+      if (input.shutdown.aborted) return { kind: "stopping", reason: "agent stopping" };
+      if (error.code === ErrorCode.Aborted) {
+        const why = input.cancel.aborted ? "run ended" : "deadline reached";
+        return { kind: "cancelled", reason: why };
+      }
+      if (error.code !== ErrorCode.LlmTransient && error.code !== ErrorCode.InvalidOutput) {
+        return { kind: "fatal", reason: error.message };
+      }
+      problem = error.message;
+      input.onRetry(`${problem}; retrying`);
+      await sleep(backoffDelay(attempt), signal);
+      continue;
+    }
+    llmMs += result.wallMs;
+    const reply = parseReply(result, json);
+    if (reply.ok) {
+      return {
+        kind: "reply",
+        message: replyMessage(request, {
+          agent,
+          model: input.model,
+          result,
+          reply: reply.content,
+          now: performance.timeOrigin + performance.now(),
+          since: input.since,
+          llmMs,
+        }),
+      };
+    }
+    problem = reply.problem;
+    input.onRetry(`invalid reply (${problem}); retrying`);
+  }
+  return {
+    kind: "fatal",
+    reason:
+      `Agent ${agent} (${input.model}) gave no valid reply for turn ${seq} in ${config.agents.max_attempts} attempts (last: ${problem}): try another model, set agents.output to "text", or raise agents.max_attempts`,
+  };
+}
