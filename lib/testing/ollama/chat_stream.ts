@@ -21,8 +21,9 @@ export class CutConnection extends Error {
 }
 
 /**
- * The body of a streamed chat reply. The first multibyte character goes out
- * in two writes with a pause between, so a client really receives it split.
+ * The body of a streamed chat reply. Unless `plan.splitUtf8` is off, the
+ * first multibyte character goes out in two writes with a pause between, so
+ * a client really receives it split.
  *
  * @param signal Ends the reply early (the double closes, the client left).
  * @param gone Aborted when the client cancels the body.
@@ -36,7 +37,7 @@ export function chatStream(
 }
 
 async function* _lines(plan: ReplyPlan, signal: AbortSignal): AsyncGenerator<Uint8Array> {
-  let split = false;
+  let split = !plan.splitUtf8;
   for (const token of plan.tokens) {
     if (!(await sleep(plan.delayMs, signal))) return;
     plan.firstToken ??= performance.now();

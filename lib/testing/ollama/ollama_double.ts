@@ -38,6 +38,14 @@ export interface OllamaDoubleOptions {
    */
   wordsPerReply?: number;
   /**
+   * Send the first multibyte character of each reply in two writes, 5 ms
+   * apart, so clients meet a character split across network chunks. Off for
+   * a zero-latency double (the bench).
+   *
+   * @default {true}
+   */
+  splitUtf8?: boolean;
+  /**
    * Port to listen on, 127.0.0.1 only; 0 picks a free one.
    *
    * @default {0}
@@ -86,11 +94,13 @@ export class OllamaDouble {
   #models: ModelCatalog;
   #tokenDelayMs: number;
   #wordsPerReply: number;
+  #splitUtf8: boolean;
 
   private constructor(options: OllamaDoubleOptions) {
     this.#models = new ModelCatalog(options.models ?? ["llama3.2:latest", "tiny:latest"]);
     this.#tokenDelayMs = options.tokenDelayMs ?? 0;
     this.#wordsPerReply = options.wordsPerReply ?? 12;
+    this.#splitUtf8 = options.splitUtf8 ?? true;
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: options.port ?? 0, onListen: () => {}, onError: _onError },
       (request) => this.#handle(request),
@@ -189,6 +199,7 @@ export class OllamaDouble {
       fault,
       wordsPerReply: this.#wordsPerReply,
       tokenDelayMs: this.#tokenDelayMs,
+      splitUtf8: this.#splitUtf8,
       started,
     });
     return new Response(chatStream(plan, signal, client.gone), {

@@ -22,6 +22,8 @@ export interface ReplyPlan {
   error: string;
   /** Delay before each piece. */
   delayMs: number;
+  /** Whether the first multibyte character goes out split in two writes. */
+  splitUtf8: boolean;
   /** Reported `prompt_eval_count`. */
   promptTokens: number;
   /** When the request arrived. */
@@ -42,6 +44,8 @@ export interface PlanOptions {
   wordsPerReply: number;
   /** Delay before each piece unless a `slow` fault says otherwise. */
   tokenDelayMs: number;
+  /** Whether the first multibyte character goes out split in two writes. */
+  splitUtf8: boolean;
   /** When the request arrived (`performance.now()`). */
   started: number;
 }
@@ -76,6 +80,7 @@ export function planReply(body: Record<string, unknown>, options: PlanOptions): 
     ending: faulted.ending,
     error: faulted.error,
     delayMs: fault?.kind === "slow" ? fault.tokenDelayMs : options.tokenDelayMs,
+    splitUtf8: options.splitUtf8,
     promptTokens: Math.ceil(words * 1.3) + 4 * prompt.length,
     started: options.started,
     loaded: performance.now(),

@@ -121,3 +121,15 @@ Deno.test("OllamaDouble splits a multibyte character across network chunks and i
     assert.equal((await streamChat(client, {})).content, text);
   });
 });
+
+Deno.test("OllamaDouble with splitUtf8 off sends every multibyte character whole and without the pause", async () => {
+  await withDouble({ splitUtf8: false }, async (double) => {
+    double.enqueueFault({ kind: "text", content: "Café ☕ naïve 🎉 done" });
+    const response = await fetch(`${double.url}/api/chat`, {
+      method: "POST",
+      body: JSON.stringify({ model: MODEL, messages: user("x") }),
+    });
+    const strict = new TextDecoder("utf-8", { fatal: true });
+    for await (const chunk of response.body!) strict.decode(chunk);
+  });
+});

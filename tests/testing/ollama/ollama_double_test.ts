@@ -96,10 +96,11 @@ Deno.test("OllamaDouble embed returns deterministic normalised 32-dimension vect
 });
 
 Deno.test("fake-ollama parses --port, --delay and --words and names a bad flag", () => {
-  assert.deepEqual(parseFakeOllamaFlags(["--port", "0", "--delay=5"]), {
+  assert.deepEqual(parseFakeOllamaFlags(["--port", "0", "--delay=5", "--no-split"]), {
     port: 0,
     delay: 5,
     words: 12,
+    split: false,
   });
   assert.throws(() => parseFakeOllamaFlags(["--wrods", "3"]), /Cannot parse flag "--wrods"/);
   assert.throws(() => parseFakeOllamaFlags(["--delay", "-1"]), /current value is -1/);
