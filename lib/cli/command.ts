@@ -29,6 +29,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { usageError } from "../base/dialogue_error.ts";
 import { isValidConversationId } from "../bus/keys.ts";
 import type { Config, ConfigLayer } from "../config/config.ts";
+import { mergeLayers, setPath } from "../config/config_layer.ts";
 import {
   CONFIG_FLAG_SPECS,
   type ConfigFlagName,
@@ -59,7 +60,11 @@ export interface FlagSpec {
   readonly multiple?: boolean;
   /** Smallest value of an `integer` flag. @default {1} */
   readonly min?: number;
-  /** Config fields the flag sets (dotted paths); only the shared config flags have them. */
+  /**
+   * Config fields the flag sets (dotted paths), with its parsed value: e.g.
+   * `--concurrency` (integer) sets `agents.concurrency`. The flag then wins
+   * over the file and the environment, and the schema still checks it.
+   */
   readonly config?: readonly string[];
   /** Help section the flag is listed under. @default {"Options"} */
   readonly section?: string;
@@ -122,6 +127,8 @@ export interface ParsedCommand<F extends FlagSpecs> {
   positionals: string[];
   /** Values of the configuration flags given (and `--config`), as typed. */
   configValues: Record<string, string>;
+  /** What the command's own flags with a `config` field set, parsed. */
+  configLayer: ConfigLayer;
 }
 
 const _HELP: FlagSpec = { type: "boolean", short: "h", help: "show this help" };
@@ -184,6 +191,7 @@ export function parseCommand<F extends FlagSpecs>(
   }
   const help = parsed.values.help === true;
   const values: Record<string, unknown> = {};
+  let configLayer: ConfigLayer = {};
   if (!help) {
     for (const [name, spec] of Object.entries(definition.flags)) {
       const raw = parsed.values[name];
@@ -191,12 +199,21 @@ export function parseCommand<F extends FlagSpecs>(
       values[name] = Array.isArray(raw)
         ? raw.map((one) => _convert(name, spec, one))
         : _convert(name, spec, raw);
+      for (const path of spec.config ?? []) {
+        configLayer = mergeLayers(configLayer, setPath(path, values[name]));
+      }
     }
     if (definition.positionals?.conversationIds) {
       for (const id of parsed.positionals) checkConversationId(id, "conversation id");
     }
   }
-  return { help, values: values as FlagValues<F>, positionals: parsed.positionals, configValues };
+  return {
+    help,
+    values: values as FlagValues<F>,
+    positionals: parsed.positionals,
+    configValues,
+    configLayer,
+  };
 }
 
 /**
@@ -261,7 +278,8 @@ export async function runCommand<F extends FlagSpecs>(
       values: parsed.values,
       positionals: parsed.positionals,
       signal,
-      loadConfig: (extra) => configFromFlags(parsed.configValues, extra),
+      loadConfig: (extra = {}) =>
+        configFromFlags(parsed.configValues, mergeLayers(parsed.configLayer, extra)),
     });
   });
 }
@@ -343,15 +361,23 @@ function _foreignFlag<F extends FlagSpecs>(
 /**
  * The name in `candidates` nearest to `typed`: within an edit distance of a
  * quarter of its length (at least 1, a swap of neighbours counting as one
- * edit), or else the only one it starts (for 3 letters or more).
+ * edit; on a tie the one sharing the longer start), or else the only one it
+ * starts (for 3 letters or more).
  */
 export function nearestName(typed: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(1, Math.floor(typed.length / 4));
-  let best: { name: string; distance: number } | undefined;
+  let best: { name: string; distance: number; prefix: number } | undefined;
   for (const name of candidates) {
     const distance = editDistance(typed, name);
-    if (distance <= limit && (best === undefined || distance < best.distance)) {
-      best = { name, distance };
+    if (distance > limit) continue;
+    // On a tie, the one sharing the longer start: --limt is --limit, not --list.
+    let prefix = 0;
+    while (prefix < typed.length && typed[prefix] === name[prefix]) prefix++;
+    if (
+      best === undefined || distance < best.distance ||
+      (distance === best.distance && prefix > best.prefix)
+    ) {
+      best = { name, distance, prefix };
     }
   }
   if (best) return best.name;

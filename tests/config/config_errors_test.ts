@@ -35,12 +35,35 @@ interface Case {
   expect: RegExp[];
 }
 
+/**
+ * A numeric configuration flag each entrypoint takes; observe and clean take
+ * none (they only talk to Redis: --config, --redis-url, --log-level, --log-format).
+ */
+const NUMERIC_CONFIG_FLAG: Record<string, [flag: string, field: string] | undefined> = {
+  "main.ts": ["--max-turns", "conversation.max_turns"],
+  "manager.ts": ["--max-turns", "conversation.max_turns"],
+  "agent.ts": ["--max-turns", "conversation.max_turns"],
+  "analyze.ts": ["--num-ctx", "generation.num_ctx"],
+};
+
+/** A non-numeric value for the entrypoint's numeric configuration flag, if it has one. */
+function nonNumericFlag(script: string): Case[] {
+  const numeric = NUMERIC_CONFIG_FLAG[script];
+  if (numeric === undefined) return [];
+  const [flag, field] = numeric;
+  return [{
+    name: `non-numeric ${flag}`,
+    args: [flag, "abc"],
+    expect: [new RegExp(`${field.replace(".", "\\.")}|${flag}`), /"abc"/, /expected number/i],
+  }];
+}
+
 /** One mistake of each kind, tried on every entrypoint. */
 const EVERY_ENTRYPOINT: Case[] = [
   {
-    name: "non-numeric flag value",
-    args: ["--max-turns", "abc"],
-    expect: [/conversation\.max_turns|--max-turns/, /"abc"/, /expected number/i],
+    name: "flag value outside its choices",
+    args: ["--log-level", "loud"],
+    expect: [/logging\.level|--log-level/, /"loud"/, /debug/],
   },
   {
     name: "unknown flag",
@@ -211,7 +234,7 @@ Deno.test("every entrypoint rejects bad flags, config files and environment valu
   try {
     const pairs = [
       ...Object.entries(ENTRYPOINTS).flatMap(([script, args]) =>
-        EVERY_ENTRYPOINT.map((c) => ({ script, args, c }))
+        [...EVERY_ENTRYPOINT, ...nonNumericFlag(script)].map((c) => ({ script, args, c }))
       ),
       ...MORE_SHAPES.map((c) => ({ script: "manager.ts", args: ENTRYPOINTS["manager.ts"]!, c })),
     ];
@@ -326,6 +349,101 @@ Deno.test("each entrypoint's own flags reject bad values in one line with exit 2
       },
     ];
     const problems = await runCases(t, own);
+    assertEquals(problems, []);
+    assertEquals(await t.dbsize(), 0, "nothing was written to Redis");
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("a config flag a command does not take is refused naming the command and its flags; an unknown one suggests the nearest", async () => {
+  const t = await rig();
+  try {
+    const refused = (task: string, flag: string): RegExp[] => [
+      new RegExp(`Flag ${flag} does not apply to deno task ${task}: its flags are `),
+      /--redis-url/,
+      /--help$/,
+    ];
+    const pairs: { script: string; args: string[]; c: Case }[] = [
+      {
+        script: "observer.ts",
+        args: ["--list"],
+        c: {
+          name: "--temperature",
+          args: ["--temperature", "2"],
+          expect: refused("observe", "--temperature"),
+        },
+      },
+      {
+        script: "clean.ts",
+        args: ["--all"],
+        c: {
+          name: "--max-turns",
+          args: ["--max-turns", "3"],
+          expect: refused("clean", "--max-turns"),
+        },
+      },
+      {
+        script: "analyze.ts",
+        args: [],
+        c: { name: "--model", args: ["--model", "m"], expect: refused("analyze", "--model") },
+      },
+      {
+        script: "observer.ts",
+        args: [],
+        c: {
+          name: "typo of --limit",
+          args: ["--limt", "3"],
+          expect: [/Unknown flag --limt for deno task observe: did you mean --limit\?/, /--help/],
+        },
+      },
+      {
+        script: "analyze.ts",
+        args: [],
+        c: {
+          name: "typo of --judge-model",
+          args: ["--judge-modle", "m"],
+          expect: [/Unknown flag --judge-modle .*did you mean --judge-model\?/, /--help/],
+        },
+      },
+      {
+        script: "clean.ts",
+        args: [],
+        c: {
+          name: "typo of a config flag it takes",
+          args: ["--redis-ulr", "redis://127.0.0.1:1"],
+          expect: [/Unknown flag --redis-ulr .*did you mean --redis-url\?/, /--help/],
+        },
+      },
+      {
+        script: "clean.ts",
+        args: [],
+        c: {
+          name: "malformed --conversation id",
+          args: ["--conversation", "bad id!"],
+          expect: [/--conversation/, /"bad id!"/, /letters, digits/],
+        },
+      },
+      {
+        script: "observer.ts",
+        args: [],
+        c: {
+          name: "malformed --conversation id",
+          args: ["--conversation", "a:b"],
+          expect: [/--conversation/, /"a:b"/, /letters, digits/],
+        },
+      },
+      {
+        script: "analyze.ts",
+        args: [],
+        c: {
+          name: "malformed conversation id argument",
+          args: ["../etc"],
+          expect: [/conversation id/, /"\.\.\/etc"/, /letters, digits/],
+        },
+      },
+    ];
+    const problems = await runCases(t, pairs);
     assertEquals(problems, []);
     assertEquals(await t.dbsize(), 0, "nothing was written to Redis");
   } finally {

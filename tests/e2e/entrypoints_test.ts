@@ -124,9 +124,23 @@ Deno.test("agent.ts --id 3 exits 2 naming --id", async () => {
   assertStringIncludes(lines[0]!, "3");
 });
 
-Deno.test("agent.ts without --id exits 2 naming --id", async () => {
-  const run = await runEntrypoint("agent.ts", [], { env: ISOLATED_ENV });
+Deno.test("agent.ts --conversation without --id exits 2 naming --id", async () => {
+  // Without --id the agent is a pool worker; --conversation belongs to single-slot mode.
+  const run = await runEntrypoint("agent.ts", ["--conversation", "c1"], { env: ISOLATED_ENV });
   assertEquals(run.code, 2, run.stderr);
   assertEquals(run.stderr.trim().split("\n").length, 1, run.stderr);
   assertStringIncludes(run.stderr, "--id");
+});
+
+Deno.test("observe, analyze and clean list in --help only the configuration flags they take", () => {
+  for (const help of [OBSERVER_HELP, ANALYZE_HELP, CLEAN_HELP]) {
+    for (const flag of ["--redis-url", "--config", "--log-level", "--log-format"]) {
+      assertStringIncludes(help, `  ${flag} `);
+    }
+    for (const flag of ["--model", "--temperature", "--max-turns", "--topic", "--output"]) {
+      assert(!help.includes(`  ${flag} `), `${flag} in:\n${help}`);
+    }
+  }
+  assertStringIncludes(ANALYZE_HELP, "  --ollama-host URL");
+  assert(!OBSERVER_HELP.includes("--ollama-host"));
 });
