@@ -1,6 +1,7 @@
 /**
- * The agent process around {@linkcode runAgent}: its three Redis
- * connections, its LLM backend, and finding the conversation to serve.
+ * The agent process around {@linkcode runAgent} (single-slot mode) and
+ * {@linkcode runAgentPool} (pool mode): their Redis connections, their LLM
+ * backend, and finding the conversation to serve.
  *
  * @module
  */
@@ -11,6 +12,8 @@ import { log } from "../base/logger.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { runAgent } from "./agent_worker.ts";
+import { runAgentPool } from "./agent_pool.ts";
+import { consumerName } from "../bus/keys.ts";
 
 /** Options of {@linkcode runAgentProcess}. */
 export interface AgentProcessOptions {
@@ -52,5 +55,37 @@ export async function runAgentProcess(options: AgentProcessOptions): Promise<num
     return signal.aborted ? 130 : 0;
   } finally {
     await closeRedis(subscriber, blocking, redis);
+  }
+}
+
+/** Options of {@linkcode runAgentPoolProcess}. */
+export interface AgentPoolProcessOptions {
+  config: Config;
+  /** Stable consumer name. @default consumerName("agent-pool") */
+  consumer?: string;
+  signal: AbortSignal;
+}
+
+/** Serves agent tickets of every conversation until `signal` aborts; returns the exit code. */
+export async function runAgentPoolProcess(options: AgentPoolProcessOptions): Promise<number> {
+  const { config, signal } = options;
+  const redis = await connectRedis(config.redis, { name: "agent-pool" });
+  // Pub/sub needs a connection of its own.
+  const subscriber = await connectRedis(config.redis, {
+    name: "agent-pool-control",
+    blocking: true,
+  });
+  try {
+    const { turns } = await runAgentPool({
+      config,
+      redis,
+      subscriber,
+      consumer: options.consumer ?? consumerName("agent-pool"),
+      signal,
+    });
+    log("agent").info("Agent pool stopped after {turns} turns", { turns });
+    return 0;
+  } finally {
+    await closeRedis(subscriber, redis);
   }
 }

@@ -33,6 +33,11 @@ export interface StreamQueueOptions {
    * next reader: its consumer is presumed dead. @default 30000
    */
   claimIdleMs?: number;
+  /**
+   * How often {@linkcode StreamQueue.read} looks for abandoned entries (on a
+   * timer, not before every read). @default claimIdleMs / 4, at least 100
+   */
+  claimEveryMs?: number;
 }
 
 /** Producer and consumer of conversation streams for one process. */
@@ -42,6 +47,8 @@ export class StreamQueue {
   readonly #opts: Required<StreamQueueOptions>;
   /** Streams whose own pending entries have been re-read since start. */
   readonly #recovered = new Set<string>();
+  /** When the next look for abandoned entries is due (epoch ms); the first read looks. */
+  #nextClaimAt = 0;
 
   /**
    * @param redis connection for ordinary commands
@@ -50,7 +57,13 @@ export class StreamQueue {
   constructor(redis: Redis, blocking: Redis, options: StreamQueueOptions) {
     this.#redis = redis;
     this.#blocking = blocking;
-    this.#opts = { blockMs: 2000, claimIdleMs: 30_000, ...options };
+    const claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.#opts = {
+      blockMs: 2000,
+      claimIdleMs,
+      claimEveryMs: Math.max(100, claimIdleMs / 4),
+      ...options,
+    };
   }
 
   /** Creates the consumer group on each stream (and the stream) if missing. */
@@ -96,8 +109,9 @@ export class StreamQueue {
   }
 
   /**
-   * Reads the next entries for this consumer: first its own unacknowledged
-   * ones (after a restart), then new ones, blocking up to `blockMs`.
+   * Reads the next entries for this consumer: entries abandoned by other
+   * consumers (looked for every `claimEveryMs`), its own unacknowledged ones
+   * (after a restart), then new ones, blocking up to `blockMs`.
    * Invalid entries are dead-lettered and acknowledged, never returned.
    */
   async read(
@@ -105,8 +119,15 @@ export class StreamQueue {
     options: { count?: number; blockMs?: number } = {},
   ): Promise<StreamEntry[]> {
     const count = options.count ?? 10;
-    const claimed = await this.#claimStale(streams, count);
-    if (claimed.length > 0) return claimed;
+    if (Date.now() >= this.#nextClaimAt) {
+      this.#nextClaimAt = Date.now() + this.#opts.claimEveryMs;
+      const claimed = await this.#claimStale(streams, count);
+      if (claimed.length > 0) {
+        // More may be waiting: look again at the next read.
+        this.#nextClaimAt = 0;
+        return claimed;
+      }
+    }
     const pending = streams.filter((s) => !this.#recovered.has(s));
     if (pending.length > 0) {
       const own = await this.#readGroup(pending, "0", count, 0);
@@ -120,6 +141,7 @@ export class StreamQueue {
   /** Makes the next {@linkcode read} re-deliver this consumer's unacknowledged entries. */
   recover(): void {
     this.#recovered.clear();
+    this.#nextClaimAt = 0;
   }
 
   /**
@@ -165,6 +187,7 @@ export class StreamQueue {
       this.#opts.claimIdleMs + 1000,
       "JUSTID",
     );
+    this.#nextClaimAt = 0;
   }
 
   /**
