@@ -1,7 +1,8 @@
 /**
  * The flags of an analysis: the few things a reader should look at, each
  * with the turn it starts from — a loop, a stale or drifting conversation,
- * a one-sided one, truncated or failed replies, a stall before the end.
+ * a one-sided one, truncated or failed replies, a turn measured with a
+ * negative bus overhead (a measuring bug), a stall before the end.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import type { DialogueMetrics } from "./dialogue_metrics.ts";
 import type { TurnRow } from "./generation_stats.ts";
 import type { TopicDrift } from "./topic_drift.ts";
 import { percentile } from "./stats.ts";
+import { activeMs, type PauseWindow } from "./run_clock.ts";
 
 /** An agent speaking more than this share of the words makes a run one-sided. */
 export const ONE_SIDED_SHARE = 0.7;
@@ -19,7 +21,16 @@ export const STALL_MIN_MS = 60_000;
 
 /** Something a reader of the report should look at. Readers ignore codes they do not know. */
 export const Flag = z.object({
-  code: z.enum(["loop", "stale", "drift", "one_sided", "truncated", "errors", "stalled"]),
+  code: z.enum([
+    "loop",
+    "stale",
+    "drift",
+    "one_sided",
+    "truncated",
+    "errors",
+    "negative_overhead",
+    "stalled",
+  ]),
   message: z.string(),
   /** First turn concerned, when there is one. */
   from_turn: z.number().int().min(1).optional(),
@@ -36,6 +47,8 @@ export interface FlagInput {
   maxTurns: number;
   endedAt: number | null;
   startedAt: number | null;
+  /** When the run was interrupted: not a silence. */
+  pause?: PauseWindow | undefined;
 }
 
 /**
@@ -98,6 +111,16 @@ export function flagsFor(input: FlagInput): Flag[] {
       from_turn: seq,
     });
   }
+  const negative = input.rows.filter((r) => r.bus_overhead_ms !== null && r.bus_overhead_ms < 0);
+  if (negative.length > 0) {
+    const first = negative[0]!;
+    flags.push({
+      code: "negative_overhead",
+      message: `Wall time shorter than the LLM call in ${_turns(negative.map((r) => r.seq))} ` +
+        `(turn ${first.seq}: bus overhead ${first.bus_overhead_ms} ms): the turn's clocks disagree, a measuring bug`,
+      from_turn: first.seq,
+    });
+  }
   const stall = _stall(input);
   if (stall) flags.push(stall);
   return flags;
@@ -120,7 +143,7 @@ function _stall(input: FlagInput): Flag | undefined {
   if (input.endedAt === null || since === null || since === undefined) return undefined;
   // Nothing was owed after the last allowed turn.
   if ((last?.metadata.sequence_number ?? 0) >= input.maxTurns) return undefined;
-  const silence = input.endedAt - since;
+  const silence = activeMs(since, input.endedAt, input.pause);
   const walls = input.rows.map((r) => r.wall_ms).filter((w) => w > 0);
   const limit = Math.max(STALL_MIN_MS, 3 * percentile(walls, 95));
   if (silence < limit) return undefined;

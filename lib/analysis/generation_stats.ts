@@ -1,7 +1,8 @@
 /**
  * Generation figures of a run, per turn and per agent: tokens, prompt
  * growth, speed from Ollama's nanosecond metrics, time to first token, model
- * loads, truncation, wall time, bus overhead and response latency.
+ * loads, truncation, wall time, the LLM call, bus overhead and response
+ * latency. Time a run spent interrupted is never counted (see `run_clock.ts`).
  *
  * @module
  */
@@ -10,11 +11,13 @@ import { agentForTurn, type DialogMessage } from "../model/dialog_message.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import { tokenize } from "./text_similarity.ts";
 import { round, slope, summarize, Summary } from "./stats.ts";
+import { activeMs, pauseWindow } from "./run_clock.ts";
 
 /** A turn whose model load took longer than this counts as a cold start. */
 export const COLD_START_MS = 100;
 
 const nonneg = z.number().finite().nonnegative();
+const signed = z.number().finite();
 const count = z.number().int().nonnegative();
 const similarity = z.number().min(0).max(1).nullable();
 
@@ -35,11 +38,18 @@ export const AgentStats = z.object({
   load_duration_ms_total: nonneg,
   /** Turns with `load_duration_ms` above {@linkcode COLD_START_MS}. */
   cold_starts: count,
-  /** Request enqueued → response enqueued. */
+  /** Request enqueued → response enqueued, the run's interruption left out. */
   wall_time_ms: Summary,
   wall_time_ms_total: nonneg,
-  /** `wall_time_ms − total_duration_ms` where both were measured, at least 0. */
+  /** The LLM call as the agent measured it (request sent → last chunk), over turns that recorded it. */
+  llm_ms: Summary,
+  /**
+   * `wall_time_ms − llm_ms` over the turns where the agent measured both,
+   * sub-millisecond, never clamped: a negative value is a measuring bug, shown.
+   */
   bus_overhead_ms: Summary,
+  /** Turns whose bus overhead is unknown (recorded before `llm_ms` existed, or no wall time). */
+  bus_overhead_unknown: count,
   /** Previous turn's response (run start for turn 1) → this response. */
   response_latency_ms: Summary,
   words_per_message: Summary,
@@ -64,8 +74,10 @@ export const TurnRow = z.object({
   load_ms: nonneg,
   generation_ms: nonneg,
   wall_ms: nonneg,
-  /** Null when wall or total duration is unknown. */
-  bus_overhead_ms: nonneg.nullable(),
+  /** The LLM call as the agent measured it; null when not recorded (older runs). */
+  llm_ms: nonneg.nullable(),
+  /** `wall_ms − llm_ms`, not clamped; null when either is unknown. */
+  bus_overhead_ms: signed.nullable(),
   /** Previous response (or run start) → this response; null when unknown. */
   latency_ms: nonneg.nullable(),
   words: count,
@@ -100,9 +112,17 @@ export function generationRow(
 ): GenerationRow {
   const m = r.metadata;
   const agent = m.agent_id ?? agentForTurn(m.sequence_number);
-  // Older responses may lack wall time; the two stream timestamps give it.
-  const requestedAt = context.request?.queue_timestamp ?? r.queue_timestamp;
-  const wall = m.wall_time_ms > 0 ? m.wall_time_ms : Math.max(0, r.queue_timestamp - requestedAt);
+  const pause = pauseWindow(meta);
+  // The agent measures wall time with the interruption left out. Older
+  // responses lack it: the two stream timestamps give it, minus the pause.
+  const requestedAt = context.request?.queue_timestamp;
+  const wall = m.wall_time_ms > 0
+    ? m.wall_time_ms
+    : requestedAt === undefined
+    ? 0
+    : Math.max(0, activeMs(requestedAt, r.queue_timestamp, pause));
+  // llm_ms 0: recorded before the agent measured the call, so unknown.
+  const llm = m.llm_ms > 0 ? m.llm_ms : null;
   const since = context.previousAt;
   return {
     seq: m.sequence_number,
@@ -116,10 +136,11 @@ export function generationRow(
     load_ms: round(m.load_duration_ms),
     generation_ms: round(m.generation_time_ms),
     wall_ms: round(wall),
-    bus_overhead_ms: wall > 0 && m.total_duration_ms > 0
-      ? round(Math.max(0, wall - m.total_duration_ms))
-      : null,
-    latency_ms: since === undefined ? null : round(Math.max(0, r.queue_timestamp - since)),
+    llm_ms: llm === null ? null : round(llm),
+    bus_overhead_ms: wall > 0 && llm !== null ? round(wall - llm) : null,
+    latency_ms: since === undefined
+      ? null
+      : round(Math.max(0, activeMs(since, r.queue_timestamp, pause))),
     words: tokenize(r.content).length,
     done_reason: m.done_reason ?? null,
   };
@@ -158,7 +179,9 @@ export function agentStats(
     cold_starts: rows.filter((r) => r.load_ms > COLD_START_MS).length,
     wall_time_ms: _summary(rows.map((r) => r.wall_ms)),
     wall_time_ms_total: total(rows.map((r) => r.wall_ms)),
+    llm_ms: _summary(present(rows.map((r) => r.llm_ms)), true),
     bus_overhead_ms: _summary(present(rows.map((r) => r.bus_overhead_ms)), true),
+    bus_overhead_unknown: rows.filter((r) => r.bus_overhead_ms === null).length,
     response_latency_ms: _summary(present(rows.map((r) => r.latency_ms)), true),
     words_per_message: _summary(rows.map((r) => r.words), true),
     truncated_replies: truncated,

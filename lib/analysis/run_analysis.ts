@@ -25,6 +25,7 @@ import { analyzeSentiment, SentimentAnalysis } from "./sentiment.ts";
 import { measureTopicDrift, TopicDrift, type TurnEmbeddings } from "./topic_drift.ts";
 import { PersonaJudgement } from "./persona_judge.ts";
 import { round } from "./stats.ts";
+import { pauseWindow } from "./run_clock.ts";
 
 export { AgentStats, COLD_START_MS, TurnRow } from "./generation_stats.ts";
 export { Flag, ONE_SIDED_SHARE, STALL_MIN_MS } from "./analysis_flags.ts";
@@ -65,8 +66,10 @@ export const RunAnalysis = z.object({
     duration_seconds: figure,
     started_at: nonneg.nullable(),
     ended_at: nonneg.nullable(),
-    /** Actual run time, from start to end (or the last response). */
+    /** Actual run time, from start to end (or the last response), minus the time it was interrupted. */
     duration_ms: nonneg.nullable(),
+    /** Time the run spent interrupted (`meta.paused_ms`), left out of every other figure. */
+    paused_ms: nonneg,
     turns_vs_max: z.number().finite().nonnegative(),
     duration_vs_limit: z.number().finite().nonnegative().nullable(),
   }),
@@ -168,9 +171,9 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
       idx.map((i) => responses[i] as DialogMessage),
     );
   };
-  const durationMs = startedAt !== null && endedAt !== null && endedAt >= startedAt
-    ? endedAt - startedAt
-    : null;
+  const pausedMs = meta.paused_ms ?? 0;
+  const activeRun = startedAt !== null && endedAt !== null ? endedAt - startedAt - pausedMs : -1;
+  const durationMs = activeRun >= 0 ? activeRun : null;
   const turnCount = Math.max(meta.turns, responses.length);
   const personas = meta.scenario?.personas;
   const dialogue = computeDialogueMetrics(turns);
@@ -189,6 +192,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
       started_at: startedAt,
       ended_at: endedAt,
       duration_ms: durationMs,
+      paused_ms: pausedMs,
       turns_vs_max: round(turnCount / meta.max_turns, 4),
       duration_vs_limit: durationMs === null
         ? null
@@ -209,6 +213,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
       maxTurns: meta.max_turns,
       endedAt,
       startedAt,
+      pause: pauseWindow(meta),
     }),
   };
 }

@@ -44,7 +44,7 @@ const ROLES = {
  *     conversation_id: "c1", sequence_number: seq, tokens_generated: 3, generation_time_ms: 1,
  *     prompt_tokens: 0, tokens_per_second: 0, prompt_tokens_per_second: 0,
  *     time_to_first_token_ms: 0, load_duration_ms: 0, prompt_eval_duration_ms: 0,
- *     total_duration_ms: 0, wall_time_ms: 0,
+ *     total_duration_ms: 0, wall_time_ms: 0, llm_ms: 0,
  *   },
  * });
  * const [line = ""] = exportTranscript({

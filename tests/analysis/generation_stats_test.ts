@@ -51,13 +51,15 @@ Deno.test("generationRow() reads speeds, loads and latency from one response", (
     time_to_first_token_ms: 90,
     total_duration_ms: 2000,
     wall_time_ms: 2300,
+    llm_ms: 2299.875,
     done_reason: "length",
   });
   const row = generationRow(r, META, { previousAt: 1000 });
   assert.equal(row.model, "b");
   assert.equal(row.prompt_tokens_per_second, 400.123);
   assert.equal(row.load_ms, 2500);
-  assert.equal(row.bus_overhead_ms, 300);
+  assert.equal(row.llm_ms, 2299.875);
+  assert.equal(row.bus_overhead_ms, 0.125, "wall − the agent's llm_ms, not Ollama's total");
   assert.equal(row.latency_ms, 4000);
   assert.equal(row.words, 3);
   assert.equal(generationRow(r, META).latency_ms, null);

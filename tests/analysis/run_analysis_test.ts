@@ -7,6 +7,7 @@ import {
   storyText,
   type Transcript,
 } from "../../lib/analysis/run_analysis.ts";
+import { round } from "../../lib/analysis/stats.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -64,8 +65,11 @@ const FULL = (n: number, extra: Partial<MessageMetadata> = {}) => ({
   generation_time_ms: 1000 * n,
   time_to_first_token_ms: 100 * n,
   load_duration_ms: n === 1 ? 2500 : 5,
+  // Ollama's own total, which bus overhead must not use.
   total_duration_ms: 1200 * n,
   wall_time_ms: 1300 * n,
+  // The call as the agent timed it: 0.5 ms per unit of n short of the wall time.
+  llm_ms: 1299.5 * n,
   done_reason: "stop",
   ...extra,
 });
@@ -120,8 +124,11 @@ Deno.test("analyzeRun() totals and summarises figures per agent and overall", ()
   assert.equal(a.overall.generation_time_ms_total, 10_000);
   assert.equal(a.overall.cold_starts, 1);
   assert.equal(a.overall.load_duration_ms_total, 2515);
-  // wall − total = 100 ms per unit of n: 100, 200, 300, 400.
-  assert.equal(a.overall.bus_overhead_ms.mean, 250);
+  // wall − llm = 0.5 ms per unit of n: 0.5, 1, 1.5, 2 (not wall − Ollama's total).
+  assert.equal(a.overall.bus_overhead_ms.mean, 1.25);
+  assert.equal(a.overall.bus_overhead_ms.min, 0.5);
+  assert.equal(a.overall.bus_overhead_unknown, 0);
+  assert.equal(a.overall.llm_ms.mean, 3248.75);
   assert.equal(a.overall.truncated_replies, 1);
   assert.equal(a.overall.truncated_share, 0.25);
   assert.equal(a.agents["1"].turns, 2);
@@ -147,7 +154,8 @@ Deno.test("analyzeRun() keeps one row per turn", () => {
     load_ms: 5,
     generation_ms: 3000,
     wall_ms: 3900,
-    bus_overhead_ms: 300,
+    llm_ms: 3898.5,
+    bus_overhead_ms: 1.5,
     // Responses are 10 s apart.
     latency_ms: 10_000,
     words: 6,
@@ -176,6 +184,7 @@ Deno.test("analyzeRun() leaves unreported zeros out of speed summaries", () => {
   assert.equal(a.agents["2"].tokens_per_second.mean, 0);
   assert.equal(a.per_turn[1]?.bus_overhead_ms, null);
   assert.equal(a.agents["2"].bus_overhead_ms.n, 0);
+  assert.equal(a.agents["2"].bus_overhead_unknown, 1);
   RunAnalysis.parse(a);
 });
 
@@ -200,21 +209,86 @@ Deno.test("analyzeRun() handles an empty run without NaN", () => {
 
 Deno.test("analyzeRun() derives wall time from the request when the response lacks it", () => {
   const t = transcript();
-  t.responses = [response(1, "Hello.", { total_duration_ms: 800 })];
+  t.responses = [response(1, "Hello.", { total_duration_ms: 800, llm_ms: 999.25 })];
   t.requests = [request(1, T0 + 9000)];
   const a = analyzeRun(t);
   assert.equal(a.per_turn[0]?.wall_ms, 1000);
-  assert.equal(a.per_turn[0]?.bus_overhead_ms, 200);
+  assert.equal(a.per_turn[0]?.bus_overhead_ms, 0.75);
 });
 
-Deno.test("analyzeRun() clamps a negative bus overhead to 0", () => {
+Deno.test("analyzeRun() shows a negative bus overhead as measured and flags it", () => {
   const t = transcript();
   t.responses = [
-    response(1, "Hi.", { wall_time_ms: 900, total_duration_ms: 1000 }),
+    response(1, "Hi.", { wall_time_ms: 900, llm_ms: 1000.25 }),
+    response(2, "Hello.", { wall_time_ms: 900, llm_ms: 899.5 }),
   ];
   const a = analyzeRun(t);
-  assert.equal(a.per_turn[0]?.bus_overhead_ms, 0);
-  assert.equal(a.overall.bus_overhead_ms.n, 1);
+  assert.equal(a.per_turn[0]?.bus_overhead_ms, -100.25);
+  assert.equal(a.overall.bus_overhead_ms.n, 2);
+  assert.equal(a.overall.bus_overhead_ms.min, -100.25);
+  const flag = a.flags.find((f) => f.code === "negative_overhead");
+  assert.equal(flag?.from_turn, 1);
+  assert.match(flag?.message ?? "", /turn 1: bus overhead -100\.25 ms/);
+  RunAnalysis.parse(a);
+});
+
+Deno.test("analyzeRun() calls the bus overhead of a run recorded before llm_ms unknown, not 0", () => {
+  const t = transcript();
+  // An old run: wall time and Ollama's total_duration, no llm_ms.
+  t.responses = [1, 2, 3].map((n) =>
+    response(n, "Old times.", { wall_time_ms: 1300, total_duration_ms: 1300 })
+  );
+  const a = analyzeRun(t);
+  assert.deepEqual(a.per_turn.map((r) => [r.llm_ms, r.bus_overhead_ms]), [
+    [null, null],
+    [null, null],
+    [null, null],
+  ]);
+  assert.equal(a.overall.bus_overhead_ms.n, 0);
+  assert.equal(a.overall.bus_overhead_unknown, 3);
+  assert.equal(a.overall.llm_ms.n, 0);
+  assert.equal(a.flags.some((f) => f.code === "negative_overhead"), false);
+});
+
+Deno.test("analyzeRun() leaves the time a run was interrupted out of its duration", () => {
+  const t = transcript();
+  // Interrupted for 20 s, resumed at T0 + 45 s, ended at T0 + 60 s.
+  t.meta = meta({ paused_ms: 20_000, resumed_at: T0 + 45_000 });
+  const { conversation: c } = analyzeRun(t);
+  assert.equal(c.duration_ms, 40_000);
+  assert.equal(c.paused_ms, 20_000);
+  assert.equal(c.duration_vs_limit, round(40_000 / 120_000, 4));
+  assert.equal(analyzeRun(transcript()).conversation.paused_ms, 0);
+});
+
+Deno.test("analyzeRun() does not count the interruption in gap-based latency or wall time", () => {
+  const t = transcript();
+  // Responses 10 s apart; interrupted from T0 + 21 s to T0 + 29 s, between turns 2 and 3.
+  t.meta = meta({ paused_ms: 8000, resumed_at: T0 + 29_000 });
+  t.responses = [
+    response(1, "One.", FULL(1)),
+    response(2, "Two.", FULL(2)),
+    // Recorded by an agent that did not measure wall time: it comes from the gaps.
+    response(3, "Three.", { wall_time_ms: 0 }),
+    response(4, "Four.", FULL(4)),
+  ];
+  t.requests = [request(3, T0 + 20_500)];
+  const a = analyzeRun(t);
+  assert.deepEqual(a.per_turn.map((r) => r.latency_ms), [10_000, 10_000, 2000, 10_000]);
+  assert.equal(a.per_turn[2]?.wall_ms, 9500 - 8000);
+  assert.equal(a.per_turn[3]?.wall_ms, 5200, "the agent's own wall time is taken as is");
+});
+
+Deno.test("analyzeRun() does not call the time a run was interrupted a stall", () => {
+  const t = transcript();
+  // 120 s between the last response and the end, 115 s of them interrupted.
+  t.meta = meta({
+    ended_at: T0 + 40_000 + 120_000,
+    stop_reason: "duration",
+    paused_ms: 115_000,
+    resumed_at: T0 + 40_000 + 117_000,
+  });
+  assert.equal(analyzeRun(t).flags.some((f) => f.code === "stalled"), false);
 });
 
 Deno.test("analyzeRun() flags truncation, errors, one-sidedness and loops with turns", () => {

@@ -32,7 +32,10 @@ const METRICS: [string, _Cell][] = [
   ["ttft ms p50", (s) => _fig(s.time_to_first_token_ms, "p50", 0)],
   ["wall ms p50", (s) => _fig(s.wall_time_ms, "p50", 0)],
   ["wall total", (s) => s.wall_time_ms.n === 0 ? DASH : formatMs(s.wall_time_ms_total)],
-  ["bus overhead ms p50", (s) => _fig(s.bus_overhead_ms, "p50", 0)],
+  ["LLM call ms p50", (s) => _fig(s.llm_ms, "p50", 1)],
+  // Sub-millisecond on purpose: the bus's own cost is a few ms at most.
+  ["bus overhead ms p50", (s) => _overhead(s, "p50")],
+  ["bus overhead ms p95", (s) => _overhead(s, "p95")],
   ["latency ms p50", (s) => _fig(s.response_latency_ms, "p50", 0)],
   ["words/msg", (s) => _fig(s.words_per_message, "mean", 1)],
   ["cold starts", (s) => formatInt(s.cold_starts)],
@@ -45,6 +48,7 @@ const METRICS: [string, _Cell][] = [
 export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
   const c = a.conversation;
   const limitMs = c.duration_seconds * 1000;
+  const paused = c.paused_ms > 0 ? `; interrupted ${formatMs(c.paused_ms)}, not counted` : "";
   const rows = [
     ["Status", c.status + (c.stop_reason ? ` (stop: ${c.stop_reason})` : "")],
     ["Turns", `${c.turns}/${c.max_turns} (${formatPercent(c.turns_vs_max)})`],
@@ -54,7 +58,7 @@ export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
         ? `${DASH} of ${formatMs(limitMs)} limit`
         : `${formatMs(c.duration_ms)} of ${formatMs(limitMs)} limit (${
           formatPercent(c.duration_vs_limit ?? 0)
-        })`,
+        }${paused})`,
     ],
     [
       "Models",
@@ -192,6 +196,13 @@ export function personaRows(
     rows,
     notes,
   };
+}
+
+/** Wall time minus the LLM call, 3 decimals, with the turns it could not be measured for. */
+function _overhead(s: AgentStats, key: "p50" | "p95"): string {
+  if (s.bus_overhead_ms.n === 0) return s.turns === 0 ? DASH : "unknown";
+  const unknown = s.bus_overhead_unknown === 0 ? "" : ` (${s.bus_overhead_unknown} unknown)`;
+  return `${s.bus_overhead_ms[key].toFixed(3)}${unknown}`;
 }
 
 function _fig(s: Summary, key: "mean" | "p50" | "p95", digits: number): string {

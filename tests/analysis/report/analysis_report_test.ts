@@ -40,6 +40,8 @@ function analysis(): RunAnalysis {
         load_duration_ms: i < 2 ? 3000 : 10,
         total_duration_ms: 1100,
         wall_time_ms: 1180,
+        // The first turn was recorded before the agent measured its LLM call.
+        llm_ms: i === 0 ? 0 : 1179.1875,
         done_reason: i === 3 ? "length" : "stop",
       },
     })
@@ -76,9 +78,31 @@ Deno.test("formatAnalysisText() shows the headline figures", () => {
   assert.match(text, /agent 1 llama3\.2:3b · agent 2 qwen2\.5:7b · manager m0/);
 });
 
+Deno.test("formatAnalysisText() says how long the run was interrupted and leaves it out of its duration", () => {
+  const a = analysis();
+  a.conversation.paused_ms = 20_000;
+  a.conversation.duration_ms = 30_000;
+  a.conversation.duration_vs_limit = 0.1;
+  assert.match(
+    formatAnalysisText(a),
+    /Duration {2}30\.0 s of 5m 00s limit \(10%; interrupted 20\.0 s, not counted\)/,
+  );
+  assert.doesNotMatch(formatAnalysisText(analysis()), /interrupted/);
+});
+
+Deno.test("formatAnalysisText() shows a bus overhead nobody measured as unknown, not 0", () => {
+  const a = analysis();
+  for (const s of [a.overall, a.agents["1"], a.agents["2"]]) {
+    s.bus_overhead_ms = { n: 0, mean: 0, p50: 0, p95: 0, min: 0, max: 0, stdev: 0 };
+    s.bus_overhead_unknown = s.turns;
+  }
+  const line = tableLines(formatAnalysisText(a)).find((l) => l.startsWith("bus overhead ms p50"));
+  assert.match(line ?? "", /^bus overhead ms p50 +unknown +unknown +unknown$/);
+});
+
 Deno.test("formatAnalysisText() aligns the per-agent table's columns", () => {
   const lines = tableLines(formatAnalysisText(analysis()));
-  assert.equal(lines.length, 21);
+  assert.equal(lines.length, 23);
   const [header = ""] = lines;
   assert.match(header, /^Metric +Agent 1 +Agent 2 +Overall$/);
   // Right-aligned figures: every row is as wide as the header, and each
@@ -102,12 +126,14 @@ Deno.test("formatAnalysisText() reports speed, latency and dialogue figures", ()
       .split(/ {2,}/);
   assert.deepEqual(row("tok/s mean"), ["tok/s mean", "40.0", "38.0", "38.9"]);
   assert.deepEqual(row("ttft ms p50"), ["ttft ms p50", "150", "150", "150"]);
+  // Wall time minus the agent's LLM call, to the microsecond; turn 1's is unknown.
   assert.deepEqual(row("bus overhead ms p50"), [
     "bus overhead ms p50",
-    "80",
-    "80",
-    "80",
+    "0.813 (1 unknown)",
+    "0.813",
+    "0.813 (1 unknown)",
   ]);
+  assert.deepEqual(row("LLM call ms p50"), ["LLM call ms p50", "1179.2", "1179.2", "1179.2"]);
   assert.deepEqual(row("cold starts"), ["cold starts", "1", "1", "2"]);
   assert.match(text, /word balance +0\.98 \(agent 1 51% · agent 2 49%\)/);
   assert.match(text, /distinct-1 +0\.51 /);
@@ -197,7 +223,7 @@ Deno.test("formatAnalysisMarkdown() renders aligned Markdown tables", () => {
   const lines = md.split("\n");
   const start = lines.findIndex((l) => l.startsWith("| Metric"));
   const table = lines.slice(start, lines.indexOf("", start));
-  assert.equal(table.length, 22);
+  assert.equal(table.length, 24);
   assert.match(table[1] ?? "", /^\| :-+ \| -+: \| -+: \| -+: \|$/);
   for (const line of table) assert.equal(line.length, table[0]?.length);
   assert.match(md, /\| tokens +\| +2,500 \| +3,000 \| +5,500 \|/);
