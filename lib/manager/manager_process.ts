@@ -1,81 +1,106 @@
 /**
- * The manager process around {@linkcode runConversation}: its Redis
- * connections, its LLM backend, and what happens when Redis stays away.
+ * The manager process around {@linkcode runManagerPool}: its Redis
+ * connection, its LLM backend, its mode (serve every conversation; or create
+ * or resume one and serve until it ends), and what happens when Redis stays
+ * away.
  *
  * @module
  */
+import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
-import { resumeConversation, runConversation } from "./conversation_runner.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
-import { log } from "../base/logger.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { consumerName } from "../bus/keys.ts";
+import { ConversationStore } from "../bus/conversation_store.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { recordFailureWhenBack } from "../bus/redis_outage.ts";
 import type { Scenario } from "../model/story.ts";
+import { createConversation, interruptConversations, requestResume } from "./conversation_setup.ts";
+import { runManagerPool } from "./manager_pool.ts";
 
 /** Options of {@linkcode runManagerProcess}. */
 export interface ManagerProcessOptions {
   config: Config;
+  /** Serve every conversation until stopped (no conversation of its own). */
+  pool?: boolean;
+  /** Stable consumer name (a restart under it takes its tickets back at once). @default host-pid-random */
+  consumer?: string | undefined;
   /** Id for a new conversation (default: a fresh one). */
-  conversationId?: string;
+  conversationId?: string | undefined;
   /** Continue this conversation instead of starting one. */
-  resume?: string;
-  scenario?: Scenario;
+  resume?: string | undefined;
+  scenario?: Scenario | undefined;
   signal: AbortSignal;
 }
 
 /**
- * Runs (or resumes) one conversation; returns the exit code: 0 completed,
- * 1 failed, 130 interrupted.
+ * Runs the manager; returns the exit code. A pool returns 0 once stopped;
+ * with a conversation of its own: 0 completed, 1 failed, 130 interrupted
+ * (a signal interrupts the conversation, resumable with `--resume`).
  *
- * @throws {DialogueError} when Redis cannot be reached at start.
+ * @throws {DialogueError} when Redis cannot be reached at start, or the
+ * conversation cannot be created or resumed.
  */
 export async function runManagerProcess(options: ManagerProcessOptions): Promise<number> {
   const { config, signal } = options;
   const redis = await connectRedis(config.redis, { name: "manager" });
-  const blocking = await connectRedis(config.redis, { name: "manager-reader", blocking: true });
-  let id = options.resume ?? options.conversationId;
   const common = {
     config,
     redis,
-    blocking,
     backend: ollamaBackendFor(config.ollama, config.manager.host ?? config.ollama.host),
+    consumer: options.consumer ?? consumerName("manager"),
     signal,
   };
+  let id: string | undefined;
   try {
-    const meta = options.resume
-      ? await resumeConversation({ ...common, conversationId: options.resume })
-      : await runConversation({
-        ...common,
-        ...(options.conversationId ? { conversationId: options.conversationId } : {}),
-        ...(options.scenario ? { scenario: options.scenario } : {}),
-        onCreated: (created) => {
-          id = created;
-          log("manager").info("Conversation {id} created", { id: created });
-        },
-      });
-    if (meta.status === "failed") {
-      console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
-      return 1;
+    if (options.pool) {
+      await runManagerPool(common);
+      return 0;
     }
-    return meta.status === "interrupted" ? 130 : 0;
+    if (options.resume) {
+      id = options.resume;
+      await requestResume(redis, config, id);
+    } else {
+      id = await createConversation(redis, config, {
+        id: options.conversationId,
+        scenario: options.scenario,
+      });
+    }
+    const endings = await runManagerPool({ ...common, until: new Set([id]) });
+    if (!endings.has(id)) {
+      await interruptConversations(redis, config, [id]);
+    }
+    return await _exitCode(redis, id);
   } catch (error) {
     if (!(error instanceof DialogueError) || error.code !== ErrorCode.RedisUnavailable || !id) {
       throw error;
     }
-    // Say why now, then try to leave the reason in Redis once it is back.
-    console.error(`manager: ${error.message}`);
-    const waitMs = config.redis.max_unavailable_seconds * 1000;
-    const outcome = await recordFailureWhenBack(config.redis, id, error.message, waitMs);
-    const said = {
-      recorded: `recorded conversation ${id} as failed`,
-      already_ended: `conversation ${id} had ended already`,
-      gone: `Redis came back without conversation ${id} (no persistence? see README, Reliability)`,
-      unreachable: `could not record conversation ${id} as failed: Redis stayed unreachable`,
-    }[outcome];
-    console.error(`manager: ${said}`);
-    return 1;
+    return await _outage(config, id, error);
   } finally {
-    await closeRedis(blocking, redis);
+    await closeRedis(redis);
   }
+}
+
+async function _exitCode(redis: Redis, id: string): Promise<number> {
+  const meta = await new ConversationStore(redis).require(id);
+  if (meta.status === "failed") {
+    console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
+    return 1;
+  }
+  return meta.status === "completed" ? 0 : 130;
+}
+
+/** Says why now, then tries to leave the reason in Redis once it is back. */
+async function _outage(config: Config, id: string, error: DialogueError): Promise<number> {
+  console.error(`manager: ${error.message}`);
+  const waitMs = config.redis.max_unavailable_seconds * 1000;
+  const outcome = await recordFailureWhenBack(config.redis, id, error.message, waitMs);
+  const said = {
+    recorded: `recorded conversation ${id} as failed`,
+    already_ended: `conversation ${id} had ended already`,
+    gone: `Redis came back without conversation ${id} (no persistence? see README, Reliability)`,
+    unreachable: `could not record conversation ${id} as failed: Redis stayed unreachable`,
+  }[outcome];
+  console.error(`manager: ${said}`);
+  return 1;
 }

@@ -13,6 +13,7 @@ import { Scenario } from "../model/story.ts";
 import { parseStructuredReply } from "../llm/structured_reply.ts";
 import { log } from "../base/logger.ts";
 import { backoffDelay, sleep } from "../base/backoff.ts";
+import { readUserFile } from "../base/user_file.ts";
 
 /** Options of {@linkcode writeScenario}. */
 export interface WriteScenarioOptions {
@@ -111,14 +112,7 @@ export function parseScenarioReply(content: string, doneReason: string): Scenari
  * @throws {DialogueError} `usage` naming the file and the invalid field.
  */
 export async function readScenarioFile(path: string): Promise<Scenario> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw usageError(
-      `Cannot read story file ${path}: ${(error as Error).message} (check --story)`,
-    );
-  }
+  const text = await readUserFile(path, { what: "story file", source: "--story" });
   let json: unknown;
   try {
     json = JSON.parse(text);
