@@ -41,8 +41,12 @@ export interface TurnFacts {
 /** The verdict of {@linkcode decideTurn}. */
 export type TurnDecision =
   | { action: "serve" }
-  /** Nothing to do (answered, run ended, deadline passed): acknowledge. */
-  | { action: "skip"; reason: string }
+  /**
+   * Nothing to do (answered, run ended, deadline passed): acknowledge.
+   * `notifyManager`: the turn was answered, perhaps by an agent that died
+   * before telling the manager, so tell it (again; it ignores a duplicate).
+   */
+  | { action: "skip"; reason: string; notifyManager?: true }
   /** The run is not running now but may be resumed: a pool acks (resume re-issues the ticket), a slot process releases the entry. */
   | { action: "hold"; reason: string }
   /** Not a turn this agent may serve: record why, acknowledge, never serve. */
@@ -106,7 +110,9 @@ export function decideTurn(claim: TurnClaim, facts: TurnFacts): TurnDecision {
       `request ${claim.request} is not the one routed for turn ${seq} (${facts.routed})`,
     );
   }
-  if (facts.answered !== undefined) return _skip(`turn ${seq} is answered already`);
+  if (facts.answered !== undefined) {
+    return { action: "skip", reason: `turn ${seq} is answered already`, notifyManager: true };
+  }
   if (status === "interrupted" || status === "pending") {
     return { action: "hold", reason: `the run is ${status}` };
   }

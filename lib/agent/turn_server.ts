@@ -124,9 +124,13 @@ export async function serveTurn(
   const decision = decideTurn(claim, read.facts);
   if (decision.action === "dead_letter") return await deadLetter(decision.reason);
   if (decision.action === "hold") return await hold(decision.reason);
+  const tellManager = (p: ChainableCommander) =>
+    addManagerTicket(p, { kind: "response", conversation_id: id, seq: claim.seq }, {
+      partitions: ctx.config.dispatch.partitions,
+    });
   if (decision.action === "skip") {
     if (read.facts.meta?.status !== "running") ctx.cache.forget(id);
-    await settle();
+    await settle(decision.notifyManager ? tellManager : undefined);
     return { settlement: "settled", outcome: "skipped", reason: decision.reason };
   }
   const conversation = read.conversation;
@@ -188,11 +192,7 @@ export async function serveTurn(
       }
       // The manager's ticket goes even for a duplicate: the agent that
       // recorded first may have died before sending it.
-      await settle((p) =>
-        addManagerTicket(p, { kind: "response", conversation_id: id, seq }, {
-          partitions: ctx.config.dispatch.partitions,
-        })
-      );
+      await settle(tellManager);
       log("agent").debug("Agent {agent} answered turn {seq} of {id} as {answerId}", {
         agent,
         seq,
