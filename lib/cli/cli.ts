@@ -13,7 +13,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type Config, loadConfig } from "../config/config.ts";
 import { coerceScalar, type ConfigLayer, mergeLayers, setPath } from "../config/config_layer.ts";
 import { usageError } from "../base/dialogue_error.ts";
-import type { FlagSpec } from "./command.ts";
+import { flagLabel, type FlagSpec } from "./flag_spec.ts";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -157,7 +157,7 @@ export function flagHelpLine(label: string, help: string): string {
 export function configFlagsHelp(names: readonly ConfigFlagName[]): string {
   const lines = names.map((name) => {
     const spec: FlagSpec = CONFIG_FLAG_SPECS[name];
-    return flagHelpLine(`--${name} ${spec.value}`, spec.help);
+    return flagHelpLine(flagLabel(name, spec), spec.help);
   });
   return `Configuration (flags win over environment, which wins over --config):\n${
     lines.join("\n")

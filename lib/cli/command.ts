@@ -27,7 +27,6 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { usageError } from "../base/dialogue_error.ts";
-import { isValidConversationId } from "../bus/keys.ts";
 import type { Config, ConfigLayer } from "../config/config.ts";
 import { mergeLayers, setPath } from "../config/config_layer.ts";
 import {
@@ -39,49 +38,17 @@ import {
   oneLineParseError,
 } from "./cli.ts";
 import { runEntrypoint } from "./entrypoint.ts";
+import {
+  checkConversationId,
+  flagLabel,
+  type FlagSpec,
+  type FlagSpecs,
+  flagValue,
+  type FlagValues,
+} from "./flag_spec.ts";
+import { nearestName } from "./nearest_name.ts";
 
-/**
- * How a flag's value is read: `integer` is a whole number ≥ `min`,
- * `conversation-id` is checked by {@linkcode checkConversationId}, `list` is
- * comma-separated (`--models a,b`).
- */
-export type FlagType = "boolean" | "string" | "integer" | "conversation-id" | "list";
-
-/** One flag of a command. */
-export interface FlagSpec {
-  readonly type: FlagType;
-  /** Help text; a `\n` continues it on the next line. */
-  readonly help: string;
-  /** Placeholder of the value in the help. @default {"N", "ID", "A,B" or "VALUE" by type} */
-  readonly value?: string;
-  /** One-letter alias. */
-  readonly short?: string;
-  /** May be given several times; the value is then an array. @default {false} */
-  readonly multiple?: boolean;
-  /** Smallest value of an `integer` flag. @default {1} */
-  readonly min?: number;
-  /**
-   * Config fields the flag sets (dotted paths), with its parsed value: e.g.
-   * `--concurrency` (integer) sets `agents.concurrency`. The flag then wins
-   * over the file and the environment, and the schema still checks it.
-   */
-  readonly config?: readonly string[];
-  /** Help section the flag is listed under. @default {"Options"} */
-  readonly section?: string;
-}
-
-/** A command's own flags, by name without `--`. */
-export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
-
-type _Value<S extends FlagSpec> = S["type"] extends "boolean" ? boolean
-  : S["type"] extends "integer" ? number
-  : S["type"] extends "list" ? string[]
-  : string;
-
-/** The parsed values of a command's own flags: absent when not given. */
-export type FlagValues<F extends FlagSpecs> = {
-  -readonly [K in keyof F]?: F[K] extends { multiple: true } ? _Value<F[K]>[] : _Value<F[K]>;
-};
+export type { FlagSpec, FlagSpecs, FlagType, FlagValues } from "./flag_spec.ts";
 
 /** The positional arguments a command takes (none unless given). */
 export interface PositionalSpec {
@@ -197,8 +164,8 @@ export function parseCommand<F extends FlagSpecs>(
       const raw = parsed.values[name];
       if (raw === undefined) continue;
       values[name] = Array.isArray(raw)
-        ? raw.map((one) => _convert(name, spec, one))
-        : _convert(name, spec, raw);
+        ? raw.map((one) => flagValue(name, spec, one))
+        : flagValue(name, spec, raw);
       for (const path of spec.config ?? []) {
         configLayer = mergeLayers(configLayer, setPath(path, values[name]));
       }
@@ -216,22 +183,6 @@ export function parseCommand<F extends FlagSpecs>(
   };
 }
 
-/**
- * Checks a conversation id the way every command does, so one given to
- * `observe` works with `analyze`, `clean` and `chat --resume` too.
- *
- * @param what how the user gave it, e.g. `--conversation`
- * @throws {DialogueError} `usage` naming `what` and the id.
- */
-export function checkConversationId(id: string, what: string): string {
-  if (isValidConversationId(id)) return id;
-  throw usageError(
-    `Invalid ${what} ${
-      JSON.stringify(id)
-    }: a conversation id has 1 to 128 letters, digits, '-', '_' or '.' (list them with 'deno task observe --list')`,
-  );
-}
-
 /** The `--help` text of a command, generated from its definition. */
 export function helpText<F extends FlagSpecs>(definition: CommandDefinition<F>): string {
   const [first, ...more] = definition.usage;
@@ -246,7 +197,7 @@ export function helpText<F extends FlagSpecs>(definition: CommandDefinition<F>):
     const section = spec.section ?? "Options";
     sections.set(section, [
       ...(sections.get(section) ?? []),
-      flagHelpLine(_label(name, spec), spec.help),
+      flagHelpLine(flagLabel(name, spec), spec.help),
     ]);
   }
   const helpSection = sections.has("Options")
@@ -254,7 +205,7 @@ export function helpText<F extends FlagSpecs>(definition: CommandDefinition<F>):
     : [...sections.keys()].at(-1) ?? "Options";
   sections.set(helpSection, [
     ...(sections.get(helpSection) ?? []),
-    flagHelpLine(_label("help", _HELP), _HELP.help),
+    flagHelpLine(flagLabel("help", _HELP), _HELP.help),
   ]);
   for (const [section, lines] of sections) parts.push(`${section}:\n${lines.join("\n")}`);
   if (definition.configFlags.length > 0) parts.push(configFlagsHelp(definition.configFlags));
@@ -293,43 +244,6 @@ function _specsOf<F extends FlagSpecs>(definition: CommandDefinition<F>): Record
   };
 }
 
-function _label(name: string, spec: FlagSpec): string {
-  const flag = `${spec.short ? `-${spec.short}, ` : ""}--${name}`;
-  if (spec.type === "boolean") return flag;
-  const placeholder = spec.value ??
-    { integer: "N", "conversation-id": "ID", list: "A,B", string: "VALUE" }[spec.type];
-  return `${flag} ${placeholder}`;
-}
-
-function _convert(name: string, spec: FlagSpec, raw: unknown): unknown {
-  if (spec.type === "boolean" || typeof raw !== "string") return raw;
-  const flag = `--${name}`;
-  switch (spec.type) {
-    case "integer": {
-      const min = spec.min ?? 1;
-      if (!/^-?\d+$/.test(raw) || Number(raw) < min || !Number.isSafeInteger(Number(raw))) {
-        throw usageError(
-          `Invalid ${flag} ${JSON.stringify(raw)}: expected a whole number ≥ ${min}`,
-        );
-      }
-      return Number(raw);
-    }
-    case "conversation-id":
-      return checkConversationId(raw, flag);
-    case "list": {
-      const items = raw.split(",").map((item) => item.trim()).filter(Boolean);
-      if (items.length === 0) {
-        throw usageError(
-          `Invalid ${flag} ${JSON.stringify(raw)}: expected a comma-separated list, e.g. a,b`,
-        );
-      }
-      return items;
-    }
-    default:
-      return raw;
-  }
-}
-
 /** The error for a flag the command does not take: not applicable, or unknown. */
 function _foreignFlag<F extends FlagSpecs>(
   definition: CommandDefinition<F>,
@@ -356,48 +270,4 @@ function _foreignFlag<F extends FlagSpecs>(
     ? `: the nearest, --${elsewhere}, does not apply to it`
     : "";
   return usageError(`Unknown flag ${rawName} for ${command}${hint} (see '${command} --help')`);
-}
-
-/**
- * The name in `candidates` nearest to `typed`: within an edit distance of a
- * quarter of its length (at least 1, a swap of neighbours counting as one
- * edit; on a tie the one sharing the longer start), or else the only one it
- * starts (for 3 letters or more).
- */
-export function nearestName(typed: string, candidates: readonly string[]): string | undefined {
-  const limit = Math.max(1, Math.floor(typed.length / 4));
-  let best: { name: string; distance: number; prefix: number } | undefined;
-  for (const name of candidates) {
-    const distance = editDistance(typed, name);
-    if (distance > limit) continue;
-    // On a tie, the one sharing the longer start: --limt is --limit, not --list.
-    let prefix = 0;
-    while (prefix < typed.length && typed[prefix] === name[prefix]) prefix++;
-    if (
-      best === undefined || distance < best.distance ||
-      (distance === best.distance && prefix > best.prefix)
-    ) {
-      best = { name, distance, prefix };
-    }
-  }
-  if (best) return best.name;
-  const prefixed = typed.length >= 3 ? candidates.filter((name) => name.startsWith(typed)) : [];
-  return prefixed.length === 1 ? prefixed[0] : undefined;
-}
-
-/** Optimal string alignment distance: insertions, deletions, substitutions, adjacent swaps. */
-export function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = rows[i]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(rows[i - 1]![j]! + 1, row[j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        row[j] = Math.min(row[j]!, rows[i - 2]![j - 2]! + 1);
-      }
-    }
-  }
-  return rows[a.length]![b.length]!;
 }

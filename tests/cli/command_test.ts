@@ -6,15 +6,14 @@
 import { assert, assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
 import {
-  checkConversationId,
   type CommandDefinition,
   defineCommand,
-  editDistance,
   type FlagSpecs,
   helpText,
-  nearestName,
   parseCommand,
 } from "../../lib/cli/command.ts";
+import { checkConsumerName, checkConversationId } from "../../lib/cli/flag_spec.ts";
+import { editDistance, nearestName } from "../../lib/cli/nearest_name.ts";
 import {
   ALL_CONFIG_FLAGS,
   CONFIG_FLAG_SPECS,
@@ -45,6 +44,9 @@ const CHAT_LIKE = defineCommand({
       help: "generations in flight [1]",
     },
     pull: { type: "boolean", help: "download missing models" },
+    workers: { type: "integer", min: 1, max: 64, help: "agent processes [1]" },
+    id: { type: "string", choices: ["1", "2"], help: "which agent slot" },
+    consumer: { type: "consumer", help: "stable worker name" },
     tag: { type: "string", multiple: true, help: "a tag (repeatable)" },
   },
   configFlags: ALL_CONFIG_FLAGS,
@@ -195,6 +197,30 @@ Deno.test("an integer flag refuses a value below its minimum or not a whole numb
     usage(() => parseCommand(CHAT_LIKE, ["--models", " , "])),
     "comma-separated",
   );
+});
+
+Deno.test("an integer flag with a maximum names the range; a flag with choices names them", () => {
+  assertEquals(
+    usage(() => parseCommand(CHAT_LIKE, ["--workers", "65"])),
+    'Invalid --workers "65": expected a whole number from 1 to 64',
+  );
+  assertEquals(parseCommand(CHAT_LIKE, ["--workers", "64"]).values.workers, 64);
+  assertEquals(
+    usage(() => parseCommand(CHAT_LIKE, ["--id", "3"])),
+    'Invalid --id "3": expected 1 or 2',
+  );
+  assertEquals(parseCommand(CHAT_LIKE, ["--id", "2"]).values.id, "2");
+  assertStringIncludes(helpText(CHAT_LIKE), "  --id 1|2               which agent slot");
+});
+
+Deno.test("consumer names are checked by one function for every command", () => {
+  assertEquals(parseCommand(CHAT_LIKE, ["--consumer", "agent-h1:2"]).values.consumer, "agent-h1:2");
+  for (const name of ["a b", "", "x".repeat(129), "{tag}"]) {
+    assertEquals(
+      usage(() => parseCommand(CHAT_LIKE, ["--consumer", name])),
+      usage(() => checkConsumerName(name, "--consumer")),
+    );
+  }
 });
 
 Deno.test("a flag without its value and a boolean given one are one-line usage errors", () => {
