@@ -8,6 +8,7 @@ import { Redis, type RedisOptions } from "ioredis";
 import type { Config } from "../config/config.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { redactUrl } from "../config/redaction.ts";
+import { readUserFileSync } from "../base/user_file.ts";
 
 /** How a connection will be used. */
 export interface RedisConnectOptions {
@@ -74,7 +75,9 @@ export function createRedis(
   if (redis.url) {
     const url = redis.url;
     if (url.startsWith("rediss://")) {
-      opts.tls = redis.ca_file ? { ca: Deno.readTextFileSync(redis.ca_file) } : {};
+      opts.tls = redis.ca_file
+        ? { ca: readUserFileSync(redis.ca_file, { what: "CA file", source: "redis.ca_file" }) }
+        : {};
     }
     return new Redis(url, opts);
   }

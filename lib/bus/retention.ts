@@ -5,7 +5,6 @@
  * @module
  */
 import { type ConversationMeta, FINISHED_STATUSES } from "../model/conversation_meta.ts";
-import { usageError } from "../base/dialogue_error.ts";
 
 /** What to delete. */
 export interface CleanSelection {
@@ -36,20 +35,5 @@ export function selectForCleanup(
   });
 }
 
-/**
- * Parses an age such as `90s`, `30m`, `12h`, `7d` or `2w` into milliseconds.
- *
- * @throws {DialogueError} `usage` naming the flag and the expected form.
- */
-export function parseAge(text: string, flag = "--older-than"): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/.exec(text.trim());
-  if (!match) {
-    throw usageError(
-      `Invalid ${flag} ${
-        JSON.stringify(text)
-      }: expected a number and a unit (s, m, h, d, w), e.g. 7d`,
-    );
-  }
-  const unit = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[match[2] as "s"];
-  return Number(match[1]) * unit * 1000;
-}
+/** Parses an age such as `7d` (moved to lib/base/age.ts, where the config reads it too). */
+export { parseAge } from "../base/age.ts";

@@ -9,11 +9,49 @@ import { parseJsonc } from "./jsonc.ts";
 import { type ConfigLayer, envLayer, isPlainObject, mergeLayers } from "./config_layer.ts";
 
 export type { ConfigLayer } from "./config_layer.ts";
-import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
+import { usageError } from "../base/dialogue_error.ts";
+import { ageMs } from "../base/age.ts";
+import { logFormatProblem } from "../base/logger.ts";
+import { readUserFile } from "../base/user_file.ts";
+import { checkTemplate, type TemplateName } from "./prompt_template.ts";
+
+/** Longest prompt template, inline or from a file, in characters. */
+const PROMPT_MAX_CHARS = 20_000;
+
+/**
+ * A span of time in seconds: a number, or text with a unit as `analyze
+ * --since` takes it (`90s`, `10m`, `1h`, `2d`), so flags, the environment and
+ * files can all say `10m`.
+ */
+function seconds(schema: z.ZodNumber) {
+  return z.preprocess(_toSeconds, schema);
+}
+
+function _toSeconds(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const text = value.trim();
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  const ms = ageMs(text);
+  return ms === undefined ? value : ms / 1000;
+}
+
+/** The expected form, for a value that is neither a number nor a duration. */
+function _secondsForm(issue: { code: string }): string | undefined {
+  return issue.code === "invalid_type"
+    ? "expected a number of seconds or a duration such as 90s, 10m or 1h"
+    : undefined;
+}
+
+/** Level names as Python's logging writes them are accepted too: `INFO`, `WARN`. */
+function _levelName(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const name = value.trim().toLowerCase();
+  return name === "warn" ? "warning" : name;
+}
 
 /** A prompt template: inline text, or `{ "file": "path" }` read at load time. */
 const PromptSource = z.union([
-  z.string().min(1).max(20_000),
+  z.string().min(1).max(PROMPT_MAX_CHARS),
   z.strictObject({ file: z.string().min(1) }),
 ]);
 
@@ -42,7 +80,7 @@ export const Config = z.strictObject({
     /** CA certificate (PEM) to trust for `rediss://`. */
     ca_file: z.string().min(1).optional(),
     /** Give up when Redis stays unreachable this long. */
-    max_unavailable_seconds: z.number().positive().default(30),
+    max_unavailable_seconds: seconds(z.number({ error: _secondsForm }).positive()).default(30),
   }).prefault({}),
   ollama: z.strictObject({
     host: z.string().min(1).default("http://127.0.0.1:11434"),
@@ -92,7 +130,9 @@ export const Config = z.strictObject({
     dead_after_ms: z.number().int().min(500).max(600_000).default(5000),
   }).prefault({}),
   conversation: z.strictObject({
-    duration_seconds: z.number().positive().max(7 * 24 * 3600).default(300),
+    /** Also `"90s"`, `"10m"`, `"1h"` (as `--duration` takes it). */
+    duration_seconds: seconds(z.number({ error: _secondsForm }).positive().max(7 * 24 * 3600))
+      .default(300),
     max_turns: z.number().int().positive().max(100_000).default(50),
     /** Most recent messages an agent sends to its model. */
     history_messages: z.number().int().positive().default(40),
@@ -109,7 +149,9 @@ export const Config = z.strictObject({
      * A request or response left unacknowledged this long by a process that
      * stopped is taken over by another process serving the same role.
      */
-    claim_idle_seconds: z.number().positive().max(3600).default(30),
+    claim_idle_seconds: seconds(z.number({ error: _secondsForm }).positive().max(3600)).default(
+      30,
+    ),
     /** Longest reply in tokens (Ollama `num_predict`). */
     max_reply_tokens: z.number().int().positive().default(400),
   }).prefault({}),
@@ -124,12 +166,26 @@ export const Config = z.strictObject({
     first_turn: PromptSource.optional(),
   }).prefault({}),
   logging: z.strictObject({
-    level: z.enum(["debug", "info", "warning", "error"]).default("info"),
-    format: z.enum(["text", "json"]).default("text"),
+    /** In any case; `warn` is `warning` (as Python's logging names them). */
+    level: z.preprocess(
+      _levelName,
+      z.enum(["debug", "info", "warning", "error"], {
+        error: 'expected one of "debug", "info", "warning" (or "warn"), "error", in any case',
+      }),
+    ).default("info"),
+    /**
+     * `text`, `json` (JSON lines), or a Python-logging pattern such as
+     * `%(asctime)s - %(name)s - %(levelname)s - %(message)s` (fields:
+     * `LOG_PATTERN_FIELDS` in lib/base/logger.ts).
+     */
+    format: z.string().min(1).superRefine((format, ctx) => {
+      const problem = logFormatProblem(format);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }).default("text"),
   }).prefault({}),
   retention: z.strictObject({
     /** Expire a finished conversation's keys after this many seconds; unset keeps them. */
-    seconds: z.number().int().positive().optional(),
+    seconds: seconds(z.number({ error: _secondsForm }).int().positive()).optional(),
   }).prefault({}),
 });
 /** The validated configuration. */
@@ -149,9 +205,11 @@ export interface LoadConfigOptions {
 }
 
 /**
- * Loads, merges and validates the configuration.
+ * Loads, merges and validates the configuration, then reads the files it
+ * names (`prompts.*.file`, `redis.ca_file`).
  *
- * @throws {DialogueError} `usage` naming the field, the value and the expected form.
+ * @throws {DialogueError} `usage` with one line per problem: the field, the
+ * value (unless secret) and the expected form.
  */
 export async function loadConfig(
   options: LoadConfigOptions = {},
@@ -166,32 +224,42 @@ export async function loadConfig(
   if (inherited) layers.push(_parseInherited(inherited));
   if (options.flags) layers.push(options.flags);
   const config = parseConfig(layers.reduce(mergeLayers, {}));
-  return await _resolvePromptFiles(config);
+  return await _readNamedFiles(config);
 }
 
 /**
  * Validates a merged layer.
  *
- * @throws {DialogueError} `usage` naming the first invalid field.
+ * @throws {DialogueError} `usage` with one line per invalid field, all of them at once.
  */
 export function parseConfig(layer: ConfigLayer): Config {
   const result = Config.safeParse(layer);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  const lines = result.error.issues.map((issue) => _issueLine(layer, issue));
+  throw usageError(_joinProblems(lines));
+}
+
+/** Problems one a line, each once, at most 20 of them. */
+function _joinProblems(lines: string[]): string {
+  const unique = [...new Set(lines)];
+  const shown = unique.slice(0, 20);
+  if (unique.length > shown.length) shown.push(`… and ${unique.length - shown.length} more`);
+  return shown.join("\n");
+}
+
+function _issueLine(layer: ConfigLayer, issue: z.core.$ZodIssue): string {
   const field = issue.path.join(".") || "(root)";
   if (issue.code === "unrecognized_keys") {
     const names = issue.keys.map((k) => JSON.stringify(k)).join(", ");
     const where = field === "(root)" ? "at the top level" : `in ${field}`;
     const known = _knownKeys(issue.path);
-    throw usageError(
-      `Unknown configuration field ${names} ${where}: expected one of ${known.join(", ")}`,
-    );
+    return `Unknown configuration field ${names} ${where}: expected one of ${known.join(", ")}`;
   }
   const value = _valueAt(layer, issue.path);
   const shown = value === undefined || _isSecretPath(issue.path) || isPlainObject(value)
     ? ""
     : `: got ${JSON.stringify(value)}`;
-  throw usageError(`Invalid configuration field ${field}${shown} (${issue.message})`);
+  return `Invalid configuration field ${field}${shown} (${issue.message})`;
 }
 
 /** Fields whose values are never echoed in messages. */
@@ -236,18 +304,7 @@ function _parseInherited(raw: string): ConfigLayer {
 }
 
 async function _readConfigFile(path: string): Promise<ConfigLayer> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const why = error instanceof Deno.errors.NotFound
-      ? "it does not exist"
-      : String((error as Error).message);
-    throw new DialogueError(
-      ErrorCode.Usage,
-      `Cannot read config file ${path} as ${why}: check --config`,
-    );
-  }
+  const text = await readUserFile(path, { what: "config file", source: "--config" });
   let value: unknown;
   try {
     value = parseJsonc(text);
@@ -262,19 +319,57 @@ async function _readConfigFile(path: string): Promise<ConfigLayer> {
   return value;
 }
 
-async function _resolvePromptFiles(config: Config): Promise<Config> {
+/**
+ * Reads the prompt files into the config and checks every prompt's
+ * placeholders and the CA file, reporting every problem at once.
+ */
+async function _readNamedFiles(config: Config): Promise<Config> {
+  const problems: string[] = [];
   for (const key of ["scenario", "agent_system", "first_turn"] as const) {
     const source = config.prompts[key];
-    if (source === undefined || typeof source === "string") continue;
+    if (source === undefined) continue;
+    let text = source;
+    if (typeof source !== "string") {
+      try {
+        text = await readUserFile(source.file, {
+          what: `prompts.${key} file`,
+          source: `prompts.${key}.file`,
+        });
+      } catch (error) {
+        problems.push((error as Error).message);
+        continue;
+      }
+      if (text.length > PROMPT_MAX_CHARS) {
+        problems.push(
+          `Cannot use prompts.${key} file ${source.file} as it holds ${text.length} characters, over the ${PROMPT_MAX_CHARS} limit of a prompt: shorten it`,
+        );
+        continue;
+      }
+      config.prompts[key] = text;
+    }
+    const problem = _templateProblem(key, text as string);
+    if (problem) problems.push(problem);
+  }
+  if (config.redis.ca_file !== undefined) {
+    // Checked here so that a missing CA is reported with the other problems,
+    // before any connection; the Redis client reads it again when it connects.
     try {
-      config.prompts[key] = await Deno.readTextFile(source.file);
+      await readUserFile(config.redis.ca_file, { what: "CA file", source: "redis.ca_file" });
     } catch (error) {
-      throw usageError(
-        `Cannot read prompts.${key} file ${source.file}: ${(error as Error).message}`,
-      );
+      problems.push((error as Error).message);
     }
   }
+  if (problems.length > 0) throw usageError(_joinProblems(problems));
   return config;
+}
+
+function _templateProblem(key: TemplateName, text: string): string | undefined {
+  try {
+    checkTemplate(key, text);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 function _valueAt(layer: unknown, path: PropertyKey[]): unknown {
