@@ -42,7 +42,8 @@ interface Case {
 const NUMERIC_CONFIG_FLAG: Record<string, [flag: string, field: string] | undefined> = {
   "main.ts": ["--max-turns", "conversation.max_turns"],
   "manager.ts": ["--max-turns", "conversation.max_turns"],
-  "agent.ts": ["--max-turns", "conversation.max_turns"],
+  // Agents read the limits from the conversation, not from their own flags.
+  "agent.ts": ["--num-ctx", "generation.num_ctx"],
   "analyze.ts": ["--num-ctx", "generation.num_ctx"],
 };
 
