@@ -109,7 +109,7 @@ export function defineCommand<const F extends FlagSpecs>(
   definition: CommandDefinition<F>,
 ): CommandDefinition<F> {
   for (const name of Object.keys(definition.flags)) {
-    if (name === "help" || name in CONFIG_FLAG_SPECS) {
+    if (name === "help" || Object.hasOwn(CONFIG_FLAG_SPECS, name)) {
       throw new TypeError(`Cannot define flag --${name} on ${definition.name}: it is shared`);
     }
   }
@@ -252,7 +252,7 @@ function _foreignFlag<F extends FlagSpecs>(
   known: string[],
 ) {
   const command = `deno task ${definition.name}`;
-  if (rawName.startsWith("--") && name in CONFIG_FLAG_SPECS) {
+  if (rawName.startsWith("--") && Object.hasOwn(CONFIG_FLAG_SPECS, name)) {
     return usageError(
       `Flag ${rawName} does not apply to ${command}: its flags are ${
         known.map((flag) => `--${flag}`).join(", ")

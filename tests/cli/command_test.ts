@@ -96,6 +96,13 @@ Deno.test("an unknown flag far from every flag is named with a pointer to --help
     "Unknown flag --bogus-flag for deno task observe (see 'deno task observe --help')",
   );
   assertStringIncludes(usage(() => parseCommand(OBSERVE_COMMAND, ["-x"])), "Unknown flag -x");
+  // Names that objects inherit are flags like any other.
+  for (const name of ["toString", "constructor", "__proto__"]) {
+    assertStringIncludes(
+      usage(() => parseCommand(OBSERVE_COMMAND, [`--${name}`])),
+      `Unknown flag --${name} for deno task observe`,
+    );
+  }
 });
 
 Deno.test("an unknown flag whose nearest is a config flag the command refuses says so", () => {
