@@ -87,6 +87,15 @@ const INJECTIONS: Injection[] = [
     inject: (redis, id) => injectResponse(redis, id, 1, "second answer to turn 1"),
   },
   {
+    kind: "a response in the other agent's stream",
+    inject: async (redis, id) => {
+      // Turn 2 is agent 2's; this claims it on agent 1's stream.
+      const stream = conversationKeys(id).responses(1);
+      const m = message(id, "assistant", 2, 2, "agent 2's turn on agent 1's stream");
+      return { stream, entry: await xadd(redis, stream, m), seq: 2, slot: 1 };
+    },
+  },
+  {
     // A request is only ever served through an agent ticket, so the injection
     // is the request entry and a schema-valid ticket naming it.
     kind: "a request with the other agent's turn number",
@@ -126,7 +135,7 @@ const ONE_TO_N = Array.from({ length: MAX_TURNS }, (_, i) => i + 1);
 
 for (const { kind, inject } of INJECTIONS) {
   Deno.test(`deno task chat: ${kind}, injected mid-run, is dead-lettered with a reason and never counted, routed, shown, analysed or exported`, async () => {
-    const rig = await FaultRig.start({ tokenDelayMs: 25, wordsPerReply: 12 });
+    const rig = await FaultRig.start({ tokenDelayMs: 20, wordsPerReply: 10 });
     try {
       const chat = await rig.spawn(
         "main.ts",
