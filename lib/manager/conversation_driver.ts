@@ -186,16 +186,27 @@ export class ConversationDriver {
   }
 
   /**
-   * `response` ticket: accept what the agents recorded. The ticket is
-   * acknowledged (`settle`) in the pipeline after the first accepted turn,
-   * so the answer is "settled" then.
+   * `response` ticket for turn `seq`: accept what the agents recorded. The
+   * ticket is acknowledged (`settle`) in the pipeline after the first
+   * accepted turn, so the answer is "settled" then. When new entries do not
+   * bring the run to turn `seq`, its answer was read by a manager that died
+   * before accepting it: the pending entries are read, then the answer
+   * recorded for the turn is claimed.
    */
-  async response(settle?: TicketSettler): Promise<TicketOutcome> {
+  async response(
+    options: { seq?: number | undefined; settle?: TicketSettler } = {},
+  ): Promise<TicketOutcome> {
     const meta = this.#meta ?? await this.#load();
     if (!meta || meta.status !== "running") return "ack";
+    const { seq, settle } = options;
     this.#settle = settle;
     try {
       await this.#drain();
+      if (seq !== undefined && this.#turns < seq && this.#meta?.status === "running") {
+        this.#recovered = false;
+        await this.#drain();
+        if (this.#turns < seq && this.#meta?.status === "running") await this.#ensureTicket();
+      }
     } finally {
       this.#settle = undefined;
     }

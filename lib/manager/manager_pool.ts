@@ -163,7 +163,10 @@ class _Pool {
           })
           : ticket.kind === "resume"
           ? await driver.resume()
-          : await driver.response((p) => p.xack(held.stream, MANAGERS_GROUP, held.id));
+          : await driver.response({
+            seq: ticket.seq,
+            settle: (p) => p.xack(held.stream, MANAGERS_GROUP, held.id),
+          });
         this.#failures.delete(held.id);
         if (driver.ended) this.#drivers.delete(id);
         return outcome;

@@ -9,7 +9,12 @@ import { assert, assertEquals, assertRejects, assertStringIncludes } from "../he
 import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { type Config, parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
-import { conversationKeys, dispatchKeys } from "../../lib/bus/keys.ts";
+import {
+  conversationKeys,
+  dispatchKeys,
+  MANAGER_GROUP,
+  MANAGERS_GROUP,
+} from "../../lib/bus/keys.ts";
 import { addManagerTicket, AgentTicket, decodeTicket } from "../../lib/bus/dispatch.ts";
 import { decodeEntry, encodeEntry } from "../../lib/bus/stream_entry.ts";
 import { runScript } from "../../lib/bus/scripts.ts";
@@ -425,5 +430,45 @@ Deno.test("requestResume refuses an unknown or finished conversation with a clea
     );
     assertEquals(done.code, "usage");
     assertStringIncludes(done.message, `Cannot resume conversation ${id} as it is completed`);
+  });
+});
+
+Deno.test("a pool takes a run over from a dead manager: the ticket it held and the answer it had read but not accepted", async () => {
+  await withPool({}, async ({ redis, store, agents }) => {
+    const id = await createConversationHeld(redis, agents, 1);
+    const keys = conversationKeys(id);
+    await agents.waitFor(
+      "turn 1 accepted, turn 2 routed",
+      async () =>
+        (await store.require(id)).turns === 1 && await redis.hexists(keys.routed, "2") === 1,
+    );
+    // Turn 2 is answered; a manager that then died read its ticket and the answer.
+    const request = (await redis.hget(keys.routed, "2"))!;
+    const message = reply(id, 2, await requestMessageId(redis, id, 2));
+    await runScript(redis, "record_response", [
+      keys.meta,
+      keys.routed,
+      keys.answered,
+      keys.responses(2),
+    ], [2, request, ...encodeEntry(message)]);
+    const inbox = dispatchKeys.inbox(0);
+    const ticket = JSON.stringify({ kind: "response", conversation_id: id, seq: 2 });
+    await redis.multi()
+      .xadd(inbox, "*", "t", ticket)
+      .xreadgroup("GROUP", MANAGERS_GROUP, "dead-manager", "COUNT", 10, "STREAMS", inbox, ">")
+      .xreadgroup("GROUP", MANAGER_GROUP, "pool", "COUNT", 10, "STREAMS", keys.responses(2), ">")
+      .exec();
+
+    await agents.waitFor("turn 2 accepted", async () => (await store.require(id)).turns === 2);
+    const [held] = await redis.xpending(inbox, MANAGERS_GROUP) as [number];
+    assertEquals(held, 0, "the dead manager's ticket was taken over and settled");
+    agents.limit.delete(id);
+    await agents.waitFor(
+      "the run to complete",
+      async () => (await store.require(id)).status === "completed",
+    );
+    const { responses } = await store.transcript(id);
+    assertEquals(responses.map((r) => r.metadata.sequence_number), [1, 2, 3, 4, 5, 6]);
+    assertEquals(await redis.xlen(keys.deadLetter), 0);
   });
 });
