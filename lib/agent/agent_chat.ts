@@ -18,8 +18,10 @@ import {
 export interface AgentChatInput {
   agent: AgentId;
   scenario: Scenario;
-  /** Earlier responses of both agents, in turn order. */
+  /** Earlier responses of both agents, in turn order (the newest ones, when bounded). */
   history: DialogMessage[];
+  /** Turns before `history` that the caller did not read (counted in the omission note). @default 0 */
+  unread?: number;
   /** `json` adds the reply-format instructions. */
   output: "json" | "text";
   /** Most recent turns kept. @default 40 */
@@ -67,7 +69,7 @@ export function buildAgentChat(input: AgentChatInput): ChatMessage[] {
     input.maxMessages ?? 40,
     input.maxChars ?? 24_000,
   );
-  const dropped = input.history.length - kept.length;
+  const dropped = (input.unread ?? 0) + input.history.length - kept.length;
   const note = dropped === 0
     ? ""
     : `\n\n(${dropped} earlier ${dropped === 1 ? "turn is" : "turns are"} omitted.)`;

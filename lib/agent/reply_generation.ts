@@ -56,6 +56,7 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
     agent,
     scenario: input.scenario,
     history: input.history,
+    unread: Math.max(0, seq - 1 - input.history.length),
     output: config.agents.output,
     maxMessages: config.conversation.history_messages,
     maxChars: config.conversation.history_chars,

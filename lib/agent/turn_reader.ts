@@ -80,10 +80,12 @@ export async function readTurn(
   const metaValues = values[at++] as (string | null)[];
   const routed = values[at++] as string | null;
   const answeredValues = values[at++] as (string | null)[];
+  // Entry ids are unique per stream only: keyed by slot and id.
   const byId = new Map<string, RawFields>();
-  while (at < values.length) {
+  const slotsRead = ([1, 2] as AgentId[]).filter((slot) => perSlot[slot] > 0);
+  for (const slot of slotsRead) {
     for (const [rawId, raw] of values[at++] as [Uint8Array, RawFields][]) {
-      byId.set(LOSSY_UTF8.decode(rawId), raw);
+      byId.set(`${slot}:${LOSSY_UTF8.decode(rawId)}`, raw);
     }
   }
 
@@ -105,8 +107,11 @@ export async function readTurn(
 
   // The accepted response of each missing turn is the one answered[s] names.
   let roundTrips = 1;
-  const wanted = missing.map((seq, i) => ({ seq, entryId: answeredValues[i + 1] ?? undefined }));
-  const lacking = wanted.filter((w) => w.entryId !== undefined && !byId.has(w.entryId));
+  const wanted = missing.map((seq, i) => {
+    const entryId = answeredValues[i + 1] ?? undefined;
+    return { seq, entryId, key: `${agentForTurn(seq)}:${entryId}` };
+  });
+  const lacking = wanted.filter((w) => w.entryId !== undefined && !byId.has(w.key));
   if (lacking.length > 0) {
     roundTrips++;
     const more = redis.pipeline();
@@ -115,17 +120,15 @@ export async function readTurn(
     }
     const got = (await more.exec())!;
     commands += got.length;
-    for (const [error, value] of got) {
+    got.forEach(([error, value], i) => {
       if (error) throw error;
-      for (const [rawId, raw] of value as [Uint8Array, RawFields][]) {
-        byId.set(LOSSY_UTF8.decode(rawId), raw);
-      }
-    }
+      for (const [, raw] of value as [Uint8Array, RawFields][]) byId.set(lacking[i]!.key, raw);
+    });
   }
   if (conversation) {
     const found: DialogMessage[] = [];
     for (const w of wanted) {
-      const raw = w.entryId === undefined ? undefined : byId.get(w.entryId);
+      const raw = w.entryId === undefined ? undefined : byId.get(w.key);
       const message = raw ? _tryDecode(raw) : undefined;
       if (!message || message.metadata.sequence_number !== w.seq) continue;
       found.push(message);

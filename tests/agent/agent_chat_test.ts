@@ -194,3 +194,14 @@ Deno.test("buildAgentChat() rejects a custom system template with an unknown pla
       error.message.includes("{{persona}}"),
   );
 });
+
+Deno.test("buildAgentChat() counts turns the caller did not read in the omission note", () => {
+  const messages = buildAgentChat({
+    agent: 1,
+    scenario: SCENARIO,
+    history: [],
+    unread: 7,
+    output: "text",
+  });
+  assert.match(messages[1]!.content, /7 earlier turns are omitted/);
+});
