@@ -130,8 +130,14 @@ class _Pool {
     const { until } = this.#options;
     if (until) await this.#watchEndings();
     const keeper = new DeadlineKeeper(this.#options.redis, {
-      onDue: (ids) =>
-        Promise.all(ids.map((id) => this.#serial(id, (d) => d.expire()))).then(() => {}),
+      onDue: async (ids) => {
+        await Promise.all(ids.map((id) =>
+          this.#serial(id, async (driver) => {
+            await driver.expire();
+            if (driver.ended) this.#drivers.delete(id);
+          })
+        ));
+      },
     });
     const tasks = [
       this.#tickets.serve((held) => this.#handle(held), {

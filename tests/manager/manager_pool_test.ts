@@ -42,6 +42,8 @@ const NO_LLM: LlmBackend = {
 
 interface Rig {
   redis: Redis;
+  /** The pool's command connection. */
+  poolRedis: Redis;
   config: Config;
   store: ConversationStore;
   agents: FakeAgents;
@@ -54,13 +56,14 @@ interface Rig {
 async function withPool(
   overrides: Record<string, unknown>,
   fn: (rig: Rig) => Promise<void>,
+  dispatch: Record<string, unknown> = {},
 ): Promise<void> {
   const server = await RedisServer.start();
   const config = parseConfig({
     redis: { url: server.url },
     agents: { model: MODEL },
     conversation: { max_turns: 4, loop_action: "off", stale_action: "off", ...overrides },
-    dispatch: { heartbeat_ms: 200, dead_after_ms: 1000 },
+    dispatch: { heartbeat_ms: 200, dead_after_ms: 1000, ...dispatch },
   });
   const clients: Redis[] = [];
   const connect = async (name: string) => {
@@ -76,9 +79,10 @@ async function withPool(
   });
   await subscriber.subscribe(dispatchKeys.events);
   const stop = new AbortController();
+  const poolRedis = await connect("pool");
   const pool = runManagerPool({
     config,
-    redis: await connect("pool"),
+    redis: poolRedis,
     backend: NO_LLM,
     consumer: "test-pool",
     signal: stop.signal,
@@ -87,6 +91,7 @@ async function withPool(
   try {
     await fn({
       redis,
+      poolRedis,
       config,
       store: new ConversationStore(redis),
       agents,
@@ -471,4 +476,31 @@ Deno.test("a pool takes a run over from a dead manager: the ticket it held and t
     assertEquals(responses.map((r) => r.metadata.sequence_number), [1, 2, 3, 4, 5, 6]);
     assertEquals(await redis.xlen(keys.deadLetter), 0);
   });
+});
+
+Deno.test("an ordinary turn costs the manager pool about 3 round trips on its command connection", async () => {
+  const turns = 300;
+  await withPool({ max_turns: turns }, async ({ poolRedis, store, agents, create }) => {
+    // ioredis writes a command, or a whole pipeline, with one socket write.
+    // deno-lint-ignore no-explicit-any
+    const stream = (poolRedis as any).stream as { write: (...args: unknown[]) => boolean };
+    const write = stream.write.bind(stream);
+    let writes = 0;
+    stream.write = (...args: unknown[]) => {
+      writes++;
+      return write(...args);
+    };
+    const id = await create();
+    await agents.waitFor(
+      "the run to complete",
+      async () => (await store.require(id)).status === "completed",
+      60_000,
+    );
+    stream.write = write;
+    const perTurn = writes / turns;
+    console.log(
+      `manager pool: ${writes} round trips for ${turns} turns (${perTurn.toFixed(2)} per turn)`,
+    );
+    assert(perTurn >= 3 && perTurn < 3.5, `${perTurn.toFixed(2)} round trips per turn`);
+  }, { heartbeat_ms: 5000, dead_after_ms: 15000 });
 });
