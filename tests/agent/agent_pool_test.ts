@@ -302,3 +302,95 @@ Deno.test("runAgentPool() aborts the generation of a run that ends, and records 
     await worker.stop();
   });
 });
+
+Deno.test("runAgentPool() does not count an interrupted run's pause in the turn's wall time", async () => {
+  await withRig({ tokenDelayMs: 1 }, async ({ redis, pool }) => {
+    const id = "paused";
+    const keys = conversationKeys(id);
+    await createRunning(redis, id);
+    // Routed a minute ago, then the run was interrupted and resumed just now.
+    const request = { ...requestFor(id, 1), queue_timestamp: Date.now() - 60_000 };
+    const entry = await redis.xadd(keys.requests(1), "*", ...encodeEntry(request));
+    await redis.hset(keys.routed, "1", entry!);
+    await redis.hset(keys.meta, "resumed_at", String(Date.now()));
+    const worker = pool();
+    addAgentTicket(
+      redis,
+      { conversation_id: id, agent: 1, seq: 1, request: entry!, model: "tiny" },
+      {
+        partitions: 1,
+      },
+    );
+    await worker.waitFor(1);
+    const [response] = await readWholeStream(redis, keys.responses(1));
+    const wall = response!.message.metadata.wall_time_ms;
+    assert(wall < 5_000, `wall time ${wall} ms counts from the resume, not from the request`);
+    assert(wall >= response!.message.metadata.llm_ms);
+    await worker.stop();
+  });
+});
+
+Deno.test("runAgentPool() with a model filter serves only the work of its models", async () => {
+  await withRig({ tokenDelayMs: 1, models: ["alpha:latest", "beta:latest"] }, async (rig) => {
+    const { redis, config, connect } = rig;
+    const results: Record<string, string[]> = { alpha: [], beta: [] };
+    const controller = new AbortController();
+    const done = new Map<string, () => void>();
+    const pools = await Promise.all(["alpha", "beta"].map(async (model) => {
+      const finished = new Promise<void>((r) => done.set(model, r));
+      const running = runAgentPool({
+        config,
+        redis: await connect(`pool-${model}`),
+        subscriber: await connect(`pool-${model}-sub`, true),
+        consumer: `only-${model}`,
+        models: [model],
+        onTurn: (ticket) => {
+          results[model]!.push(`${ticket.conversation_id}:${ticket.model}`);
+          if (results[model]!.length === 2) done.get(model)!();
+        },
+        signal: controller.signal,
+      });
+      return { running, finished };
+    }));
+    for (const [id, model] of [["a1", "alpha"], ["b1", "beta"], ["a2", "alpha"], ["b2", "beta"]]) {
+      await createRunning(redis, id!, { model: model! });
+      await route(redis, id!, 1, model!);
+    }
+    await Promise.all(pools.map((p) => p.finished));
+    controller.abort();
+    await Promise.all(pools.map((p) => p.running));
+    assertEquals(results, { alpha: ["a1:alpha", "a2:alpha"], beta: ["b1:beta", "b2:beta"] });
+  });
+});
+
+Deno.test("runAgentPool() acknowledges the ticket of an interrupted run without serving it", async () => {
+  await withRig({ tokenDelayMs: 1 }, async ({ redis, double, pool }) => {
+    const id = "interrupted";
+    await createRunning(redis, id);
+    await redis.hset(conversationKeys(id).meta, "status", "interrupted");
+    const worker = pool();
+    await route(redis, id, 1);
+    await worker.waitFor(1);
+    assertEquals(worker.results[0]!.result.outcome, "held");
+    assertEquals(double.requests.filter((r) => r.path === "/api/chat").length, 0);
+    const pending = await redis.xpending(dispatchKeys.work("tiny", 0), WORKER_GROUP) as [number];
+    assertEquals(pending[0], 0, "resume re-issues the ticket; this one is done");
+    await worker.stop();
+  });
+});
+
+Deno.test("runAgentPool() fails the run when its model is missing, through endRun", async () => {
+  await withRig({ tokenDelayMs: 1 }, async ({ redis, double, pool }) => {
+    const id = "no-model";
+    await createRunning(redis, id);
+    double.enqueueFault({ kind: "status", status: 404, error: "model 'tiny' not found" });
+    const worker = pool();
+    await route(redis, id, 1);
+    await worker.waitFor(1);
+    assertEquals(worker.results[0]!.result.outcome, "failed");
+    const meta = await redis.hmget(conversationKeys(id).meta, "status", "stop_reason", "error");
+    assertEquals(meta.slice(0, 2), ["failed", "error"]);
+    assert(meta[2]?.includes("tiny"), meta[2] ?? "");
+    await worker.stop();
+  });
+});
