@@ -54,16 +54,24 @@ interface Rig {
 
 /** Runs `fn` with a redis-server, a manager pool and the fake agents; stops all afterwards. */
 async function withPool(
-  overrides: Record<string, unknown>,
+  options: {
+    conversation?: Record<string, unknown>;
+    dispatch?: Record<string, unknown>;
+    backend?: LlmBackend;
+  },
   fn: (rig: Rig) => Promise<void>,
-  dispatch: Record<string, unknown> = {},
 ): Promise<void> {
   const server = await RedisServer.start();
   const config = parseConfig({
     redis: { url: server.url },
     agents: { model: MODEL },
-    conversation: { max_turns: 4, loop_action: "off", stale_action: "off", ...overrides },
-    dispatch: { heartbeat_ms: 200, dead_after_ms: 1000, ...dispatch },
+    conversation: {
+      max_turns: 4,
+      loop_action: "off",
+      stale_action: "off",
+      ...options.conversation,
+    },
+    dispatch: { heartbeat_ms: 200, dead_after_ms: 1000, ...options.dispatch },
   });
   const clients: Redis[] = [];
   const connect = async (name: string) => {
@@ -83,7 +91,7 @@ async function withPool(
   const pool = runManagerPool({
     config,
     redis: poolRedis,
-    backend: NO_LLM,
+    backend: options.backend ?? NO_LLM,
     consumer: "test-pool",
     signal: stop.signal,
   });
@@ -283,7 +291,7 @@ Deno.test("the manager pool runs several conversations to max_turns through tick
 });
 
 Deno.test("the manager pool dead-letters each injected response with its reason and never counts or routes it", async () => {
-  await withPool({ max_turns: 6 }, async ({ redis, store, agents }) => {
+  await withPool({ conversation: { max_turns: 6 } }, async ({ redis, store, agents }) => {
     const id = await createConversationHeld(redis, agents, 2);
     const keys = conversationKeys(id);
     await agents.waitFor(
@@ -360,27 +368,30 @@ async function createConversationHeld(redis: Redis, agents: FakeAgents, limit: n
 }
 
 Deno.test("the deadline keeper ends a run whose time is up as completed (duration) and forgets its deadline", async () => {
-  await withPool({ duration_seconds: 0.5 }, async ({ redis, store, agents, events, create }) => {
-    const id = await create();
-    agents.limit.set(id, 0);
-    await agents.waitFor(
-      "the run to end",
-      async () =>
-        (await store.require(id)).status !== "running" &&
-        (await store.require(id)).status !== "pending",
-    );
-    const meta = await store.require(id);
-    assertEquals([meta.status, meta.stop_reason, meta.turns], ["completed", "duration", 0]);
-    assert(
-      meta.ended_at! - meta.deadline! < 1500,
-      `ended ${meta.ended_at! - meta.deadline!} ms late`,
-    );
-    assertEquals(await redis.zscore(dispatchKeys.deadlines, id), null);
-    await agents.waitFor(
-      "the ended event",
-      () => events.some((e) => e.type === "ended" && e.id === id),
-    );
-  });
+  await withPool(
+    { conversation: { duration_seconds: 0.5 } },
+    async ({ redis, store, agents, events, create }) => {
+      const id = await create();
+      agents.limit.set(id, 0);
+      await agents.waitFor(
+        "the run to end",
+        async () =>
+          (await store.require(id)).status !== "running" &&
+          (await store.require(id)).status !== "pending",
+      );
+      const meta = await store.require(id);
+      assertEquals([meta.status, meta.stop_reason, meta.turns], ["completed", "duration", 0]);
+      assert(
+        meta.ended_at! - meta.deadline! < 1500,
+        `ended ${meta.ended_at! - meta.deadline!} ms late`,
+      );
+      assertEquals(await redis.zscore(dispatchKeys.deadlines, id), null);
+      await agents.waitFor(
+        "the ended event",
+        () => events.some((e) => e.type === "ended" && e.id === id),
+      );
+    },
+  );
 });
 
 Deno.test("interrupt then requestResume: the pause is added to paused_ms and the deadline, and the turn in progress gets its ticket again", async () => {
@@ -418,24 +429,27 @@ Deno.test("interrupt then requestResume: the pause is added to paused_ms and the
 });
 
 Deno.test("requestResume refuses an unknown or finished conversation with a clear message", async () => {
-  await withPool({ max_turns: 1 }, async ({ redis, config, store, agents, create }) => {
-    const unknown = await assertRejects<DialogueError>(
-      () => requestResume(redis, config, "nope"),
-      (e) => e instanceof DialogueError,
-    );
-    assertEquals(unknown.code, "not_found");
-    const id = await create();
-    await agents.waitFor(
-      "the run to complete",
-      async () => (await store.require(id)).status === "completed",
-    );
-    const done = await assertRejects<DialogueError>(
-      () => requestResume(redis, config, id),
-      (e) => e instanceof DialogueError,
-    );
-    assertEquals(done.code, "usage");
-    assertStringIncludes(done.message, `Cannot resume conversation ${id} as it is completed`);
-  });
+  await withPool(
+    { conversation: { max_turns: 1 } },
+    async ({ redis, config, store, agents, create }) => {
+      const unknown = await assertRejects<DialogueError>(
+        () => requestResume(redis, config, "nope"),
+        (e) => e instanceof DialogueError,
+      );
+      assertEquals(unknown.code, "not_found");
+      const id = await create();
+      await agents.waitFor(
+        "the run to complete",
+        async () => (await store.require(id)).status === "completed",
+      );
+      const done = await assertRejects<DialogueError>(
+        () => requestResume(redis, config, id),
+        (e) => e instanceof DialogueError,
+      );
+      assertEquals(done.code, "usage");
+      assertStringIncludes(done.message, `Cannot resume conversation ${id} as it is completed`);
+    },
+  );
 });
 
 Deno.test("a pool takes a run over from a dead manager: the ticket it held and the answer it had read but not accepted", async () => {
@@ -480,7 +494,10 @@ Deno.test("a pool takes a run over from a dead manager: the ticket it held and t
 
 Deno.test("an ordinary turn costs the manager pool about 3 round trips on its command connection", async () => {
   const turns = 300;
-  await withPool({ max_turns: turns }, async ({ poolRedis, store, agents, create }) => {
+  await withPool({
+    conversation: { max_turns: turns },
+    dispatch: { heartbeat_ms: 5000, dead_after_ms: 15000 },
+  }, async ({ poolRedis, store, agents, create }) => {
     // ioredis writes a command, or a whole pipeline, with one socket write.
     // deno-lint-ignore no-explicit-any
     const stream = (poolRedis as any).stream as { write: (...args: unknown[]) => boolean };
@@ -502,5 +519,54 @@ Deno.test("an ordinary turn costs the manager pool about 3 round trips on its co
       `manager pool: ${writes} round trips for ${turns} turns (${perTurn.toFixed(2)} per turn)`,
     );
     assert(perTurn >= 3 && perTurn < 3.5, `${perTurn.toFixed(2)} round trips per turn`);
-  }, { heartbeat_ms: 5000, dead_after_ms: 15000 });
+  });
+});
+
+Deno.test("scenarios are written for many conversations at once, at most four at a time, and every run starts", async () => {
+  let inFlight = 0;
+  let most = 0;
+  const waiting: (() => void)[] = [];
+  const backend: LlmBackend = {
+    description: "scenario double",
+    async chat() {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((r) => waiting.push(r));
+      inFlight--;
+      return {
+        content: JSON.stringify(SCENARIO),
+        doneReason: "stop",
+        metrics: {
+          eval_count: 1,
+          eval_duration: 0,
+          prompt_eval_count: 0,
+          prompt_eval_duration: 0,
+          load_duration: 0,
+          total_duration: 0,
+        },
+        timeToFirstTokenMs: 0,
+        wallMs: 0,
+      };
+    },
+    ensureModel: () => Promise.resolve(),
+  };
+  await withPool(
+    { conversation: { max_turns: 2 }, backend },
+    async ({ redis, config, store, agents }) => {
+      const ids = await Promise.all(
+        Array.from({ length: 10 }, () => createConversation(redis, config)),
+      );
+      await agents.waitFor("four scenarios in the writing", () => inFlight === 4);
+      while (waiting.length > 0 || inFlight > 0) {
+        waiting.shift()?.();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await agents.waitFor("every run to complete", async () => {
+        const metas = await Promise.all(ids.map((id) => store.require(id)));
+        return metas.every((m) => m.status === "completed");
+      });
+      assertEquals(most, 4);
+      for (const id of ids) assertEquals((await store.require(id)).scenario, SCENARIO);
+    },
+  );
 });
