@@ -26,6 +26,11 @@ Watch from another terminal with 'deno task observe'; read the run back later
 with 'deno task analyze'.
 
 Options:
+  --pairs N              run N conversations at once, each with its own scenario,
+                         through one manager and --workers agent processes [1]
+  --workers N            agent pool processes to start [1]
+  --concurrency K        generations each agent process keeps in flight
+                         (agents.concurrency; match OLLAMA_NUM_PARALLEL) [1]
   --story FILE           story and personas from a JSON file instead of the model
   --resume ID            continue an interrupted conversation (Ctrl-C, crash)
   --pull                 download missing models (with a progress bar)
@@ -42,6 +47,9 @@ if (import.meta.main) {
       resume: { type: "string" },
       pull: { type: "boolean" },
       "no-analysis": { type: "boolean" },
+      pairs: { type: "string" },
+      workers: { type: "string" },
+      concurrency: { type: "string" },
     }, "deno task chat");
     if (values.help) {
       console.log(CHAT_HELP);
@@ -55,20 +63,41 @@ if (import.meta.main) {
         }: a conversation id has letters, digits, '-', '_' or '.' (list them with 'deno task observe --list')`,
       );
     }
+    const pairs = _count(values.pairs, "--pairs", 10_000) ?? 1;
+    const workers = _count(values.workers, "--workers", 64) ?? 1;
+    const concurrency = _count(values.concurrency, "--concurrency", 1024);
+    if (resume && pairs > 1) {
+      throw usageError("--resume continues one conversation: drop --pairs");
+    }
     if (resume && values.story) {
       throw usageError("--resume continues a run with its own story: drop --story");
     }
     // Checked here so a bad file is one clear line, not an error in a child.
     if (values.story) await readScenarioFile(values.story as string);
-    const config = await configFromFlags(values);
+    let config = await configFromFlags(values);
+    if (concurrency) config = { ...config, agents: { ...config.agents, concurrency } };
     await setupLogging(config.logging, "chat");
     return await runChat({
       config,
       ...(values.story ? { storyFile: values.story as string } : {}),
       ...(resume ? { resume } : {}),
+      pairs,
+      workers,
       pull: values.pull === true,
       analysis: values["no-analysis"] !== true,
       signal,
     });
   });
+}
+
+/** A positive whole number flag, or undefined when absent. */
+function _count(value: unknown, flag: string, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw usageError(
+      `Invalid ${flag} ${JSON.stringify(value)}: expected a whole number from 1 to ${max}`,
+    );
+  }
+  return n;
 }

@@ -1,98 +1,299 @@
 /**
  * `deno task chat`: everything one command does. Checks Redis (starting a
- * private one when none is configured or running) and Ollama, starts the
- * manager and both agents as child processes, shows the run live, and prints
- * the analysis at the end.
+ * private one when none is configured or running) and Ollama, creates one or
+ * `--pairs N` conversations, runs them through one manager pool and a few
+ * agent pool processes that it supervises (a child that dies is started
+ * again and the runs go on from Redis), shows the run live, and prints the
+ * analysis — or, for several runs, their comparison — at the end.
  *
  * @module
  */
 import type { Redis } from "ioredis";
 import { agentHost, agentModel, type Config, INHERITED_CONFIG_VAR } from "../config/config.ts";
-import type { ConversationMeta } from "../model/conversation_meta.ts";
+import { type ConversationMeta, FINISHED_STATUSES } from "../model/conversation_meta.ts";
+import { parseProgressEvent } from "../model/progress_event.ts";
+import type { Scenario } from "../model/story.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
-import { watchConversation } from "../view/conversation_view.ts";
-import { type EmbeddedRedis, isListening, startEmbeddedRedis } from "./embedded_redis.ts";
-import { newConversationId } from "../bus/keys.ts";
+import { conversationKeys, dispatchKeys } from "../bus/keys.ts";
+import { closeRedis, connectRedis, createRedis, describeRedis } from "../bus/redis_connection.ts";
+import { OutageGuard } from "../bus/redis_outage.ts";
+import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import { log } from "../base/logger.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
-import { spawnRole } from "./process_roles.ts";
-import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
+import {
+  createConversation,
+  interruptConversations,
+  requestResume,
+} from "../manager/conversation_setup.ts";
+import { readScenarioFile } from "../manager/scenario_writer.ts";
 import { analyzeRun } from "../analysis/run_analysis.ts";
 import { formatAnalysisText } from "../analysis/report/analysis_report.ts";
+import { compareRuns, formatComparisonText } from "../analysis/run_comparison.ts";
+import { watchConversation } from "../view/conversation_view.ts";
+import { PairsBoard } from "../view/pairs_board.ts";
+import { colorByDefault, paint, writeStdout } from "../view/terminal.ts";
 import { TerminalRenderer } from "../view/terminal_renderer.ts";
-import { log } from "../base/logger.ts";
-import { endRun } from "../manager/run_ending.ts";
-import { assertResumable } from "../manager/conversation_runner.ts";
+import { type EmbeddedRedis, isListening, startEmbeddedRedis } from "./embedded_redis.ts";
+import { spawnRole } from "./process_roles.ts";
+import { type ChildSpec, type RestartPolicy, Supervisor } from "./supervisor.ts";
 
 /** Options of {@linkcode runChat}. */
 export interface ChatOptions {
   config: Config;
-  /** Story and personas file passed to the manager. */
+  /** Story and personas file (every pair gets this scenario). */
   storyFile?: string;
   /** Continue this interrupted conversation instead of starting one. */
   resume?: string;
+  /** Conversations run at once. @default 1 */
+  pairs?: number;
+  /** Agent pool processes. @default 1 */
+  workers?: number;
   /** Download missing models. @default false */
   pull?: boolean;
   /** Print the analysis at the end. @default true */
   analysis?: boolean;
-  /** Ctrl-C: the run is ended as `interrupted`. */
+  /** Ctrl-C: the runs are ended as `interrupted` (resumable). */
   signal: AbortSignal;
   /** Where the live view and analysis go. @default a renderer on stdout */
   renderer?: TerminalRenderer;
   /** Writes the analysis text. @default console.log */
   print?: (text: string) => void;
+  /** How children are restarted. @default DEFAULT_RESTART_POLICY */
+  restartPolicy?: RestartPolicy;
 }
 
-/** How long children get to finish on their own before they are stopped. */
+/** How long children get to release their work and exit. */
 const GRACE_MS = 5000;
 
-/** Runs one conversation end to end; returns the exit code (0 completed, 1 failed, 130 interrupted). */
+/**
+ * Runs the conversations end to end; returns the exit code: 0 when all
+ * completed, 130 when interrupted, 1 otherwise.
+ */
 export async function runChat(options: ChatOptions): Promise<number> {
   let { config } = options;
   const embedded = await _resolveRedis(options);
   if (embedded) config = { ...config, redis: { ...config.redis, url: embedded.url } };
-  const children: { role: string; process: Deno.ChildProcess }[] = [];
   let redis: Redis | undefined;
+  let supervisor: Supervisor | undefined;
+  let ids: string[] = [];
   try {
     redis = await connectRedis(config.redis, { name: "chat" });
     await _checkModels(config, options);
-    const id = options.resume ?? newConversationId();
-    // Children's info lines would break up the live view: they log warnings
-    // and errors only, unless the user asked for debug output.
-    const childLogging = config.logging.level === "info"
-      ? { ...config.logging, level: "warning" as const }
-      : config.logging;
-    const env = { [INHERITED_CONFIG_VAR]: JSON.stringify({ ...config, logging: childLogging }) };
-    const managerArgs = options.resume
-      ? ["--resume", id]
-      : ["--conversation", id, ...(options.storyFile ? ["--story", options.storyFile] : [])];
-    if (options.resume) await _checkResumable(redis, id);
-    const manager = spawnRole("manager", { args: managerArgs, env });
-    children.push({ role: "manager", process: manager });
-    // A resumed run still reads as ended until its manager is back: wait, so
-    // the view does not take the old ending for the new one.
-    if (options.resume) await _waitUntilRunning(redis, id, manager);
-    for (const agent of ["1", "2"]) {
-      children.push({
-        role: `agent ${agent}`,
-        process: spawnRole("agent", { args: ["--id", agent, "--conversation", id], env }),
-      });
-    }
-    const meta = await _watch(redis, id, children, { ...options, config });
-    await _reap(children.map((c) => c.process));
-    if (options.analysis ?? true) {
-      const report = analyzeRun(await new ConversationStore(redis).transcript(id));
-      (options.print ?? console.log)(
-        "\n" + formatAnalysisText(report, {
-          color: Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR"),
-        }),
+    ids = await _prepare(redis, config, options);
+    const gaveUp = new AbortController();
+    supervisor = _startChildren(redis, config, options, (spec, reason) => {
+      gaveUp.abort(
+        new DialogueError(
+          ErrorCode.Aborted,
+          `The ${spec.name} process kept failing (${reason}); its output above says why. The runs are left resumable: 'deno task chat --resume ${
+            ids[0]
+          }'`,
+        ),
+      );
+    });
+    const metas = await _watch(redis, ids, { ...options, config }, gaveUp.signal);
+    if (gaveUp.signal.aborted) throw gaveUp.signal.reason;
+    await supervisor.stop({ graceMs: GRACE_MS });
+    supervisor = undefined;
+    if (options.analysis ?? true) await _report(redis, ids, options);
+    if (metas.every((m) => m.status === "completed")) return 0;
+    return metas.some((m) => m.status === "interrupted") ? 130 : 1;
+  } catch (error) {
+    if (error instanceof DialogueError && error.code === ErrorCode.RedisUnavailable && ids.length) {
+      throw new DialogueError(
+        ErrorCode.RedisUnavailable,
+        `${error.message}. The run${ids.length > 1 ? "s are" : " is"} left as ${
+          ids.length > 1 ? "they were" : "it was"
+        }: once Redis is back, continue with 'deno task chat --resume ${ids[0]}'${
+          ids.length > 1 ? " (and the other ids, listed by 'deno task observe --list')" : ""
+        }`,
+        { cause: error },
       );
     }
-    return meta.status === "completed" ? 0 : meta.status === "interrupted" ? 130 : 1;
+    throw error;
   } finally {
-    await _reap(children.map((c) => c.process), 0);
+    await supervisor?.stop({ graceMs: 0 });
     await closeRedis(redis);
     await embedded?.stop();
   }
+}
+
+/** Creates the conversations (or resumes one); their ids. */
+async function _prepare(redis: Redis, config: Config, options: ChatOptions): Promise<string[]> {
+  if (options.resume) {
+    await requestResume(redis, config, options.resume);
+    return [options.resume];
+  }
+  const scenario: Scenario | undefined = options.storyFile
+    ? await readScenarioFile(options.storyFile)
+    : undefined;
+  const ids: string[] = [];
+  for (let i = 0; i < (options.pairs ?? 1); i++) {
+    ids.push(await createConversation(redis, config, scenario ? { scenario } : {}));
+  }
+  return ids;
+}
+
+/** One manager pool and `workers` agent pools, restarted when they die. */
+function _startChildren(
+  redis: Redis,
+  config: Config,
+  options: ChatOptions,
+  onGiveUp: (spec: ChildSpec, reason: string) => void,
+): Supervisor {
+  // Children's info lines would break up the live view: they log warnings
+  // and errors only, unless the user asked for debug output.
+  const childLogging = config.logging.level === "info"
+    ? { ...config.logging, level: "warning" as const }
+    : config.logging;
+  const env = { [INHERITED_CONFIG_VAR]: JSON.stringify({ ...config, logging: childLogging }) };
+  const supervisor = new Supervisor({
+    spawn: (spec: ChildSpec) => spawnRole(spec.role, { args: spec.args, env }),
+    ...(options.restartPolicy ? { policy: options.restartPolicy } : {}),
+    // A child that died with Redis away would only fail again: wait for it.
+    canRestart: async () => await redis.ping().then(() => true, () => false),
+    onGiveUp,
+  });
+  // Stable consumer names: a restarted child takes its own unfinished work back at once.
+  const tag = `chat-${Deno.pid}-${crypto.randomUUID().slice(0, 4)}`;
+  supervisor.start({
+    name: "manager",
+    role: "manager",
+    args: ["--pool", "--consumer", `${tag}-manager`],
+  });
+  for (let i = 1; i <= (options.workers ?? 1); i++) {
+    supervisor.start({
+      name: `agent worker ${i}`,
+      role: "agent",
+      args: ["--consumer", `${tag}-agent-${i}`],
+    });
+  }
+  return supervisor;
+}
+
+/**
+ * Shows the runs until all have ended; after Ctrl-C they are interrupted
+ * (resumable). Rides out Redis outages up to the configured limit.
+ */
+async function _watch(
+  redis: Redis,
+  ids: string[],
+  options: ChatOptions,
+  gaveUp: AbortSignal,
+): Promise<ConversationMeta[]> {
+  const { config } = options;
+  const stop = new AbortController();
+  gaveUp.addEventListener("abort", () => stop.abort(), { once: true });
+  const interrupt = async () => {
+    await new OutageGuard(config.redis, [redis]).run(() =>
+      interruptConversations(redis, config, ids)
+    ).catch((error) => log("chat").error("{error}", { error: String(error) }));
+    stop.abort();
+  };
+  if (options.signal.aborted) await interrupt();
+  else options.signal.addEventListener("abort", interrupt, { once: true });
+  try {
+    if (ids.length === 1) {
+      return [
+        await watchConversation(redis, ids[0]!, options.renderer ?? new TerminalRenderer(), {
+          signal: stop.signal,
+          redisConfig: config.redis,
+        }),
+      ];
+    }
+    return await _watchPairs(redis, ids, { ...options, signal: stop.signal });
+  } finally {
+    options.signal.removeEventListener("abort", interrupt);
+  }
+}
+
+/** The compact view of many runs, fed by the manager pool's progress events. */
+async function _watchPairs(
+  redis: Redis,
+  ids: string[],
+  options: ChatOptions,
+): Promise<ConversationMeta[]> {
+  const { config, signal } = options;
+  const live = Deno.stdout.isTerminal();
+  const size = live ? Deno.consoleSize() : { columns: 100, rows: 40 };
+  const board = new PairsBoard(ids, config.conversation.max_turns, {
+    writer: { write: writeStdout },
+    live,
+    width: size.columns,
+    height: size.rows,
+    paint: paint(colorByDefault()),
+  });
+  writeStdout(`Running ${ids.length} conversations (${describeRedis(config.redis)})\n`);
+  const subscriber = createRedis(config.redis, { name: "chat-events" });
+  subscriber.on("error", () => {});
+  let wake: () => void = () => {};
+  subscriber.on("message", (_channel: string, message: string) => {
+    const event = parseProgressEvent(message);
+    if (event && board.apply(event)) wake();
+  });
+  const store = new ConversationStore(redis);
+  const guard = new OutageGuard(config.redis, [redis], { signal });
+  try {
+    await subscriber.subscribe(dispatchKeys.events);
+    while (board.open().length > 0 && !signal.aborted) {
+      // Events are best effort (a reconnect can lose some): check the
+      // statuses themselves as well, in one round trip, now and then.
+      await guard.run(() => _sweep(redis, board));
+      if (board.open().length === 0) break;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, 2000);
+        signal.addEventListener("abort", () => r(), { once: true });
+      });
+    }
+    if (signal.aborted) await guard.run(() => _sweep(redis, board)).catch(() => {});
+  } finally {
+    board.close();
+    await closeRedis(subscriber);
+  }
+  const metas: ConversationMeta[] = [];
+  for (const id of ids) metas.push(await store.require(id));
+  return metas;
+}
+
+/** Reads the status of every open run and records the ended ones on the board. */
+async function _sweep(redis: Redis, board: PairsBoard): Promise<void> {
+  const open = board.open();
+  if (open.length === 0) return;
+  const pipe = redis.pipeline();
+  for (const id of open) pipe.hmget(conversationKeys(id).meta, "status", "stop_reason", "turns");
+  const replies = await pipe.exec() ?? [];
+  replies.forEach(([error, value], i) => {
+    if (error) return;
+    const [status, reason, turns] = value as (string | null)[];
+    if (status && FINISHED_STATUSES.includes(status as ConversationMeta["status"])) {
+      board.end(
+        open[i]!,
+        status as ConversationMeta["status"],
+        (reason ?? undefined) as ConversationMeta["stop_reason"],
+        Number(turns ?? 0),
+      );
+    }
+  });
+}
+
+/** The analysis of one run, or the comparison of several. */
+async function _report(redis: Redis, ids: string[], options: ChatOptions): Promise<void> {
+  const store = new ConversationStore(redis);
+  const print = options.print ?? console.log;
+  const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+  if (ids.length === 1) {
+    const report = analyzeRun(await store.transcript(ids[0]!));
+    print("\n" + formatAnalysisText(report, { color }));
+    return;
+  }
+  const analyses = [];
+  for (const id of ids) analyses.push(analyzeRun(await store.transcript(id)));
+  const completed = analyses.filter((a) => a.conversation.status === "completed").length;
+  print(
+    `\n${completed} of ${ids.length} runs completed.\n` +
+      formatComparisonText(compareRuns(analyses)),
+  );
 }
 
 /**
@@ -129,107 +330,6 @@ async function _checkModels(config: Config, options: ChatOptions): Promise<void>
       });
     }
   }
-}
-
-/**
- * Shows the run. A child that exits while the run is active ends it as
- * failed (naming the child); after Ctrl-C the run is marked interrupted if
- * the manager has not done so within the grace period.
- */
-async function _watch(
-  redis: Redis,
-  id: string,
-  children: { role: string; process: Deno.ChildProcess }[],
-  options: ChatOptions,
-): Promise<ConversationMeta> {
-  const store = new ConversationStore(redis);
-  const watchStop = new AbortController();
-  for (const child of children) {
-    child.process.status.then(async (status) => {
-      if (options.signal.aborted || watchStop.signal.aborted) return;
-      // Give a clean exit's own status update a moment to land first.
-      await new Promise((r) => setTimeout(r, 300));
-      const why = `the ${child.role} process exited with code ${status.code} before the run ended`;
-      if (!await store.get(id)) return watchStop.abort();
-      const ended = await endRun(redis, id, {
-        status: "failed",
-        reason: "error",
-        detail: why,
-        retentionSeconds: options.config.retention.seconds,
-      });
-      if (ended) log("chat").error("{why}", { why });
-    }).catch(() => {});
-  }
-  const onAbort = () => {
-    // The children may not share our terminal (a supervisor signalled only
-    // us): pass the interrupt on. A child treats signals that arrive together
-    // as one, so Ctrl-C in a terminal still means one graceful stop.
-    for (const child of children) {
-      try {
-        child.process.kill("SIGINT");
-      } catch {
-        // Already exited.
-      }
-    }
-    setTimeout(async () => {
-      await endRun(redis, id, {
-        status: "interrupted",
-        reason: "interrupted",
-        retentionSeconds: options.config.retention.seconds,
-      }).catch(() => {});
-      watchStop.abort();
-    }, GRACE_MS);
-  };
-  options.signal.addEventListener("abort", onAbort, { once: true });
-  try {
-    return await watchConversation(redis, id, options.renderer ?? new TerminalRenderer(), {
-      signal: watchStop.signal,
-      redisConfig: options.config.redis,
-    });
-  } finally {
-    options.signal.removeEventListener("abort", onAbort);
-  }
-}
-
-/** @throws {DialogueError} when `id` does not exist or cannot be resumed. */
-async function _checkResumable(redis: Redis, id: string): Promise<void> {
-  assertResumable(await new ConversationStore(redis).require(id));
-}
-
-/** Until the resumed run is running again, its manager exits, or 30 s pass. */
-async function _waitUntilRunning(
-  redis: Redis,
-  id: string,
-  manager: Deno.ChildProcess,
-): Promise<void> {
-  let exited = false;
-  manager.status.then(() => exited = true);
-  const store = new ConversationStore(redis);
-  const giveUp = Date.now() + 30_000;
-  while (!exited && Date.now() < giveUp) {
-    if ((await store.require(id)).status === "running") return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** Waits for children to exit, then stops those still running. */
-async function _reap(children: Deno.ChildProcess[], graceMs = GRACE_MS): Promise<void> {
-  const exited = Promise.all(children.map((c) => c.status));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = await Promise.race([
-    exited.then(() => false),
-    new Promise<boolean>((r) => timer = setTimeout(() => r(true), graceMs)),
-  ]);
-  clearTimeout(timer);
-  if (!timedOut) return;
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already exited.
-    }
-  }
-  await exited;
 }
 
 function _progressBar(model: string) {
