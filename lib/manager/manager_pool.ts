@@ -22,7 +22,8 @@ import { type HeldTicket, type TicketOutcome, TicketReader } from "../bus/ticket
 import { OutageGuard } from "../bus/redis_outage.ts";
 import { DialogueError } from "../base/dialogue_error.ts";
 import { log } from "../base/logger.ts";
-import { ConversationDriver, type DriverContext, Slots } from "./conversation_driver.ts";
+import { ConversationDriver, type DriverContext } from "./conversation_driver.ts";
+import { Slots } from "./slots.ts";
 import { DeadlineKeeper } from "./deadline_keeper.ts";
 import { endRun } from "./run_ending.ts";
 

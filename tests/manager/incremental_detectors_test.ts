@@ -1,4 +1,4 @@
-import { assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { detectLoop, detectStale, type LoopResult } from "../../lib/analysis/loop_detector.ts";
 import { LoopTracker, StaleTracker } from "../../lib/manager/incremental_detectors.ts";
 
@@ -85,19 +85,24 @@ Deno.test("StaleTracker fed turn by turn finds the staleness detectStale finds, 
 Deno.test("LoopTracker costs the same per turn late in a long run as early on", () => {
   const tracker = new LoopTracker();
   const text = (i: number) => `Turn ${i} brings the lamp ${i * 7} and the ship ${i * 13} closer.`;
-  const time = (from: number, count: number) => {
-    const start = performance.now();
-    for (let i = from; i < from + count; i++) tracker.peek(text(i), i + 1).commit();
-    return performance.now() - start;
+  let fed = 0;
+  const feed = (count: number) => {
+    for (const end = fed + count; fed < end; fed++) tracker.peek(text(fed), fed + 1).commit();
   };
-  time(0, 500); // Warm up.
-  const early = time(500, 2000);
-  time(2500, 20_000);
-  const late = time(22_500, 2000);
-  // Re-tokenising the history would make the late batch ~10x slower.
-  assertEquals(
-    late < early * 3 + 5,
-    true,
-    `early ${early.toFixed(1)} ms, late ${late.toFixed(1)} ms`,
-  );
+  /** The fastest of five batches of 500 turns: robust to a busy machine. */
+  const batchMs = () => {
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const start = performance.now();
+      feed(500);
+      best = Math.min(best, performance.now() - start);
+    }
+    return best;
+  };
+  feed(500); // Warm up.
+  const early = batchMs();
+  feed(20_000);
+  const late = batchMs();
+  // Re-tokenising the history would make the late batches ~10x slower.
+  assert(late < early * 3 + 2, `early ${early.toFixed(2)} ms, late ${late.toFixed(2)} ms`);
 });
