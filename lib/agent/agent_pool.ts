@@ -37,6 +37,8 @@ export interface AgentPoolOptions {
   models?: string[];
   /** The backend for a slot's host. @default an Ollama backend per host */
   backendFor?: (agent: AgentId) => LlmBackend;
+  /** How long one blocking ticket read waits before looking again; bounds how long stopping takes (ms). @default 1000 */
+  blockMs?: number;
   /** Called after each turn (for logs, tests and counters). */
   onTurn?: (ticket: AgentTicket, result: TurnResult) => void;
   signal: AbortSignal;
@@ -65,6 +67,7 @@ export async function runAgentPool(options: AgentPoolOptions): Promise<{ turns: 
     heartbeatMs: config.dispatch.heartbeat_ms,
     deadAfterMs: config.dispatch.dead_after_ms,
     redisConfig: config.redis,
+    ...(options.blockMs ? { blockMs: options.blockMs } : {}),
   });
 
   subscriber.on("pmessage", (_pattern: string, channel: string, message: string) => {

@@ -90,6 +90,7 @@ async function withRig(
             subscriber,
             consumer: `pool-${crypto.randomUUID().slice(0, 6)}`,
             concurrency: options.concurrency ?? 1,
+            blockMs: 100,
             backendFor: () => backend,
             onTurn: (ticket, result) => {
               results.push({ ticket, result });
@@ -344,6 +345,7 @@ Deno.test("runAgentPool() with a model filter serves only the work of its models
         subscriber: await connect(`pool-${model}-sub`, true),
         consumer: `only-${model}`,
         models: [model],
+        blockMs: 100,
         onTurn: (ticket) => {
           results[model]!.push(`${ticket.conversation_id}:${ticket.model}`);
           if (results[model]!.length === 2) done.get(model)!();
