@@ -188,6 +188,11 @@ class _Pool {
     const id = held.ticket.conversation_id;
     this.#drivers.delete(id); // Re-read everything next time.
     if (this.#signal.aborted) return "release";
+    if (_isOutage(this.#options.redis, error)) {
+      // Not the ticket's fault: it waits, released, for Redis to come back.
+      await _sleep(500, this.#signal);
+      return "release";
+    }
     const failures = (this.#failures.get(held.id) ?? 0) + 1;
     this.#failures.set(held.id, failures);
     const message = (error as Error)?.message ?? String(error);
@@ -304,6 +309,13 @@ class _Pool {
       await _sleep(2000, this.#signal);
     }
   }
+}
+
+/** A connection-level failure, as opposed to a bug or a Redis error reply. */
+function _isOutage(redis: Redis, error: unknown): boolean {
+  if (redis.status !== "ready") return true;
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries per request|Stream isn't writeable|LOADING/i
+    .test(String((error as Error)?.message ?? ""));
 }
 
 function _sleep(ms: number, signal: AbortSignal): Promise<void> {
