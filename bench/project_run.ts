@@ -185,8 +185,13 @@ async function _tail(stream: ReadableStream<Uint8Array>): Promise<string> {
   return text;
 }
 
-/** The last line that says something, without timestamps and colour. */
+/**
+ * Why a run failed, from its stderr: the first line a child wrote about its
+ * own failure (`manager: …`, `agent: …`, a logged error) and the last line.
+ */
 function _lastLine(text: string): string {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^\s*at /.test(l));
-  return (lines.at(-1) ?? "no output").slice(0, 300);
+  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l !== "" && !/^at /.test(l));
+  const child = lines.find((l) => /^(manager|agent|error)\b/i.test(l) || /\[(ERR|FTL)\]/.test(l));
+  const last = lines.at(-1) ?? "no output";
+  return (child && child !== last ? `${child} … ${last}` : last).slice(0, 400);
 }
