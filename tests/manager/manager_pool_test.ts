@@ -570,3 +570,17 @@ Deno.test("scenarios are written for many conversations at once, at most four at
     },
   );
 });
+
+Deno.test("one manager pool serves 200 conversations at once to their end", async () => {
+  await withPool({ conversation: { max_turns: 6 } }, async ({ store, agents, create }) => {
+    const started = performance.now();
+    const ids = await Promise.all(Array.from({ length: 200 }, () => create()));
+    await agents.waitFor("every run to complete", async () => {
+      const metas = await Promise.all(ids.map((id) => store.require(id)));
+      return metas.every((m) => m.status === "completed");
+    }, 60_000);
+    const seconds = (performance.now() - started) / 1000;
+    console.log(`200 conversations x 6 turns in ${seconds.toFixed(1)} s`);
+    for (const id of ids) assertEquals((await store.require(id)).turns, 6);
+  });
+});
