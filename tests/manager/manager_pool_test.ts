@@ -23,6 +23,7 @@ import { agentForTurn, type AgentId, DialogMessage } from "../../lib/model/dialo
 import type { LlmBackend } from "../../lib/llm/llm_backend.ts";
 import { DialogueError } from "../../lib/base/dialogue_error.ts";
 import { readScenarioFile } from "../../lib/manager/scenario_writer.ts";
+import { detectLoop } from "../../lib/analysis/loop_detector.ts";
 import { runManagerPool } from "../../lib/manager/manager_pool.ts";
 import {
   createConversation,
@@ -125,6 +126,8 @@ class FakeAgents {
   readonly #blocking: Redis;
   readonly #running: Promise<void>;
   #stopped = false;
+  /** What the agents say at turn `seq` (default: a distinct reply per turn). */
+  content: ((id: string, seq: number) => string) | undefined;
   /** Highest turn answered per conversation (default: every turn). */
   readonly limit = new Map<string, number>();
   /** Tickets answered, per conversation: seq list. */
@@ -204,7 +207,12 @@ class FakeAgents {
       ticket.request,
     ) as [[string, string[]]];
     const request = decodeEntry(fields);
-    const message = reply(ticket.conversation_id, ticket.seq, request.message_id);
+    const message = reply(
+      ticket.conversation_id,
+      ticket.seq,
+      request.message_id,
+      this.content?.(ticket.conversation_id, ticket.seq),
+    );
     await runScript(this.#redis, "record_response", [
       keys.meta,
       keys.routed,
@@ -582,5 +590,66 @@ Deno.test("one manager pool serves 200 conversations at once to their end", asyn
     const seconds = (performance.now() - started) / 1000;
     console.log(`200 conversations x 6 turns in ${seconds.toFixed(1)} s`);
     for (const id of ids) assertEquals((await store.require(id)).turns, 6);
+  });
+});
+
+Deno.test("agents repeating each other end the run as loop when loop_action is stop, after the turn that closed the loop", async () => {
+  await withPool(
+    { conversation: { max_turns: 20, loop_action: "stop" } },
+    async ({ store, agents, create }) => {
+      agents.content = (_id, seq) =>
+        seq <= 2
+          ? `Opening move number ${seq} about the storm and the lamp`
+          : "Thank you, goodbye!";
+      const id = await create();
+      await agents.waitFor(
+        "the run to end",
+        async () => (await store.require(id)).status === "completed",
+      );
+      const meta = await store.require(id);
+      // Turns 4-7 each repeat the turn before: the fourth echo closes the loop.
+      const texts = Array.from({ length: 20 }, (_, i) => agents.content!(id, i + 1));
+      const closing = texts.findIndex((_, i) => detectLoop(texts.slice(0, i + 1)).detected) + 1;
+      assertEquals(closing, 7);
+      assertEquals([meta.stop_reason, meta.turns], ["loop", closing]);
+    },
+  );
+});
+
+Deno.test("an answer recorded just before an interrupt waits, unaccepted, for the resume", async () => {
+  await withPool({}, async ({ redis, config, store, agents }) => {
+    const id = await createConversationHeld(redis, agents, 1);
+    const keys = conversationKeys(id);
+    await agents.waitFor(
+      "turn 1 accepted, turn 2 routed",
+      async () =>
+        (await store.require(id)).turns === 1 && await redis.hexists(keys.routed, "2") === 1,
+    );
+    const request = (await redis.hget(keys.routed, "2"))!;
+    const message = reply(id, 2, await requestMessageId(redis, id, 2));
+    await runScript(redis, "record_response", [
+      keys.meta,
+      keys.routed,
+      keys.answered,
+      keys.responses(2),
+    ], [2, request, ...encodeEntry(message)]);
+    await interruptConversations(redis, config, [id]);
+    addManagerTicket(redis, { kind: "response", conversation_id: id, seq: 2 }, { partitions: 1 });
+    await agents.waitFor("the response ticket handled", async () => {
+      const [held] = await redis.xpending(dispatchKeys.inbox(0), MANAGERS_GROUP) as [number];
+      const [pending] = await redis.xpending(keys.responses(2), MANAGER_GROUP) as [number];
+      return held === 0 && pending === 1;
+    });
+    assertEquals((await store.require(id)).turns, 1, "not counted while interrupted");
+
+    agents.limit.delete(id);
+    await requestResume(redis, config, id);
+    await agents.waitFor(
+      "the run to complete",
+      async () => (await store.require(id)).status === "completed",
+    );
+    const { responses } = await store.transcript(id);
+    assertEquals(responses.map((r) => r.message_id).slice(1, 2), [message.message_id]);
+    assertEquals((await store.require(id)).turns, 6);
   });
 });
