@@ -30,6 +30,7 @@ type _Schema = Record<string, unknown>;
  *
  * @example Sample a small object schema
  * ```ts
+ * import { Prose } from "./prose.ts";
  * const value = sampleSchema(
  *   { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
  *   { prose: new Prose(1) },
