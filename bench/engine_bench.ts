@@ -37,8 +37,8 @@ import { chatCommand, type ProjectRunResult, runProject } from "./project_run.ts
 import { type StorageCost, storageCost } from "./storage_cost.ts";
 
 const MODEL = "llama3.2";
-/** (c): enough turns that the last 60 carry the full 40-message history. */
-const SINGLE = { pairs: 1, maxTurns: 100 };
+/** (c): enough turns that the last 100 carry the full 40-message history. */
+const SINGLE = { pairs: 1, maxTurns: 140 };
 /** (d): conversations at once and turns each; a run still going at its time limit is cut. */
 const SCALES = [
   { pairs: 10, maxTurns: 30, timeLimitMs: 40_000 },

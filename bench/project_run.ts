@@ -10,7 +10,7 @@ import type { Redis } from "ioredis";
 import { conversationIndexKey, conversationKeys } from "../lib/bus/keys.ts";
 import { decodeEntry } from "../lib/bus/stream_entry.ts";
 import type { DialogMessage } from "../lib/model/dialog_message.ts";
-import { TreeSampler } from "./process_tree.ts";
+import { processTree, TreeSampler } from "./process_tree.ts";
 
 /** What {@linkcode runProject} runs. */
 export interface ProjectRunOptions {
@@ -92,7 +92,16 @@ export async function runProject(options: ProjectRunOptions): Promise<ProjectRun
   const sampler = new TreeSampler(child.pid);
   const stderr = _tail(child.stderr);
   const timer = setTimeout(() => child.kill("SIGINT"), options.timeLimitMs);
-  const killer = setTimeout(() => child.kill("SIGKILL"), options.timeLimitMs + 15_000);
+  // Still there 15 s after Ctrl-C: kill chat and its children, which would outlive it.
+  const killer = setTimeout(async () => {
+    for (const { pid } of (await processTree(child.pid)).reverse()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }, options.timeLimitMs + 15_000);
   const status = await child.status;
   clearTimeout(timer);
   clearTimeout(killer);
