@@ -5,123 +5,114 @@
  *
  * @module
  */
-import { CONFIG_FLAGS, CONFIG_FLAGS_HELP, configFromFlags, parseFlags } from "./lib/cli/cli.ts";
-import { runEntrypoint } from "./lib/cli/entrypoint.ts";
+import { defineCommand, helpText, runCommand } from "./lib/cli/command.ts";
+import type { ConfigFlagName } from "./lib/cli/cli.ts";
 import { usageError } from "./lib/base/dialogue_error.ts";
-import { isValidConversationId } from "./lib/bus/keys.ts";
 import { setupLogging } from "./lib/base/logger.ts";
 import { runAgentPoolProcess, runAgentProcess } from "./lib/agent/agent_process.ts";
 
-/** `deno task agent --help`. */
-export const AGENT_HELP = `Usage: deno task agent [--concurrency K] [--models A,B] [--consumer NAME]
-       deno task agent --id 1|2 [--conversation ID]
+/**
+ * The configuration flags an agent takes: where Redis and Ollama are, and
+ * how it generates. Models and limits come with each conversation.
+ */
+const AGENT_CONFIG_FLAGS: readonly ConfigFlagName[] = [
+  "config",
+  "redis-url",
+  "ollama-host",
+  "output",
+  "temperature",
+  "num-ctx",
+  "seed",
+  "log-level",
+  "log-format",
+];
 
-Without --id, a pool worker: serves the agent turns of every conversation
+/** `deno task agent`: flags, help and what it does. */
+export const AGENT_COMMAND = defineCommand({
+  name: "agent",
+  usage: [
+    "deno task agent [--concurrency K] [--models A,B] [--consumer NAME] [options]",
+    "deno task agent --id 1|2 [--conversation ID] [options]",
+  ],
+  summary: `Without --id, a pool worker: serves the agent turns of every conversation
 (either slot) whose model it serves, K generations at a time, until stopped.
-Several workers share the work. With --id, serves one agent slot of one
-conversation and exits when it ends. Either way: asks the model for the
-persona's reply (streamed live to observers) and records the response with
-its metrics.
-
-Pool options:
-  --concurrency K        generations in flight (agents.concurrency) [1]; match
-                         the backend's capacity (OLLAMA_NUM_PARALLEL)
-  --models A,B           serve only these models (agents.models) [every model
-                         a conversation asks for]
-  --consumer NAME        stable worker name: a restart under the same name takes
-                         its unfinished turns back at once [host-pid-random]
-
-Single-slot options:
-  --id 1|2               which agent slot to serve
-  --conversation ID      conversation to serve (default: the newest running or
-                         pending one, waiting for one to appear)
-
-  -h, --help             show this help
-
-${CONFIG_FLAGS_HELP}`;
-
-const _POOL_FLAGS = ["concurrency", "models", "consumer"] as const;
-
-if (import.meta.main) {
-  await runEntrypoint("agent", async (signal) => {
-    const { values } = parseFlags(Deno.args, {
-      ...CONFIG_FLAGS,
-      id: { type: "string" },
-      conversation: { type: "string" },
-      concurrency: { type: "string" },
-      models: { type: "string" },
-      consumer: { type: "string" },
-    }, "deno task agent");
-    if (values.help) {
-      console.log(AGENT_HELP);
-      return 0;
-    }
-    const given = values.conversation as string | undefined;
+Several workers, on one host or many, share the work. With --id, serves one
+agent slot of one conversation and exits when it ends. Either way it asks the
+model for the persona's reply (streamed live to observers) and records the
+response with its metrics.`,
+  flags: {
+    concurrency: {
+      type: "integer",
+      min: 1,
+      max: 1024,
+      value: "K",
+      config: ["agents.concurrency"],
+      section: "Pool worker",
+      help: "generations in flight (agents.concurrency) [1]; match the\n" +
+        "backend's capacity (Ollama: OLLAMA_NUM_PARALLEL)",
+    },
+    models: {
+      type: "list",
+      config: ["agents.models"],
+      section: "Pool worker",
+      help: "serve only these models (agents.models) [every model a\nconversation asks for]",
+    },
+    consumer: {
+      type: "consumer",
+      section: "Pool worker",
+      help: "stable worker name: a restart under the same name takes its\n" +
+        "unfinished turns back at once [agent-pool-HOST-PID-RANDOM]",
+    },
+    id: {
+      type: "string",
+      choices: ["1", "2"],
+      section: "One slot",
+      help: "serve this agent slot of one conversation",
+    },
+    conversation: {
+      type: "conversation-id",
+      section: "One slot",
+      help: "conversation to serve with --id (default: the newest running\n" +
+        "or pending one, waiting for one to appear)",
+    },
+  },
+  configFlags: AGENT_CONFIG_FLAGS,
+  async run({ values, signal, loadConfig }) {
     if (values.id === undefined) {
-      if (given !== undefined) {
+      if (values.conversation !== undefined) {
         throw usageError(
           "Cannot use --conversation without --id: a pool worker (no --id) serves every conversation; add --id 1|2 to serve one slot of one conversation",
         );
       }
-      return await _pool(values, signal);
+      const config = await loadConfig();
+      await setupLogging(config.logging, "agent-pool");
+      return await runAgentPoolProcess({
+        config,
+        ...(values.consumer ? { consumer: values.consumer } : {}),
+        signal,
+      });
     }
-    const misplaced = _POOL_FLAGS.find((flag) => values[flag] !== undefined);
+    const misplaced = (["concurrency", "models", "consumer"] as const).find((flag) =>
+      values[flag] !== undefined
+    );
     if (misplaced) {
       throw usageError(
         `Cannot use --${misplaced} with --id: it applies to a pool worker; drop --id to run one`,
       );
     }
-    if (values.id !== "1" && values.id !== "2") {
-      throw usageError(`Invalid --id ${JSON.stringify(values.id)}: expected 1 or 2`);
-    }
     const agent = values.id === "1" ? 1 : 2;
-    if (given !== undefined && !isValidConversationId(given)) {
-      throw usageError(
-        `Invalid --conversation ${JSON.stringify(given)}: use letters, digits, '-', '_' or '.'`,
-      );
-    }
-    const config = await configFromFlags(values);
+    const config = await loadConfig();
     await setupLogging(config.logging, `agent-${agent}`);
     return await runAgentProcess({
       config,
       agent,
-      ...(given ? { conversationId: given } : {}),
+      ...(values.conversation ? { conversationId: values.conversation } : {}),
       signal,
     });
-  });
-}
+  },
+});
 
-async function _pool(
-  values: Record<string, unknown>,
-  signal: AbortSignal,
-): Promise<number> {
-  const agents: Record<string, unknown> = {};
-  if (values.concurrency !== undefined) {
-    const raw = String(values.concurrency);
-    const k = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(k >= 1 && k <= 1024)) {
-      throw usageError(
-        `Invalid --concurrency ${JSON.stringify(raw)}: expected a whole number 1-1024`,
-      );
-    }
-    agents.concurrency = k;
-  }
-  if (values.models !== undefined) {
-    const models = String(values.models).split(",").map((m) => m.trim()).filter(Boolean);
-    if (models.length === 0) {
-      throw usageError(
-        `Invalid --models ${JSON.stringify(values.models)}: expected names like llama3.2,qwen3`,
-      );
-    }
-    agents.models = models;
-  }
-  const consumer = values.consumer as string | undefined;
-  if (consumer !== undefined && !/^[0-9A-Za-z_.:-]{1,128}$/.test(consumer)) {
-    throw usageError(
-      `Invalid --consumer ${JSON.stringify(consumer)}: use letters, digits, '-', '_', '.' or ':'`,
-    );
-  }
-  const config = await configFromFlags(values, { agents });
-  await setupLogging(config.logging, "agent-pool");
-  return await runAgentPoolProcess({ config, ...(consumer ? { consumer } : {}), signal });
-}
+/** `deno task agent --help`. */
+export const AGENT_HELP = helpText(AGENT_COMMAND);
+
+if (import.meta.main) await runCommand(AGENT_COMMAND);
