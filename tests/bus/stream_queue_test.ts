@@ -362,3 +362,26 @@ Deno.test("StreamQueue.read() serves several streams in one call", async () => {
     );
   });
 });
+
+/** How many times the server ran `command` so far. */
+async function commandCalls(redis: Redis, command: string): Promise<number> {
+  const info = await redis.info("commandstats");
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+Deno.test("StreamQueue.read() looks for abandoned entries on a timer, not before every read", async () => {
+  await withRig(async ({ redis, id, keys, queue }) => {
+    const stream = keys.requests(1);
+    const q = await queue("agent-1", { claimIdleMs: 60_000, claimEveryMs: 60_000 });
+    await q.ensureGroup([stream]);
+    for (let i = 0; i < 5; i++) await q.read([stream], { blockMs: 1 });
+    assert.equal(await commandCalls(redis, "xautoclaim"), 1, "one look in five reads");
+
+    // A released entry is looked for at the next read, timer or not.
+    await q.add(stream, message(id, 1));
+    const [entry] = await q.read([stream], { blockMs: 1 });
+    await q.release(entry!);
+    assert.deepEqual((await q.read([stream], { blockMs: 1 })).map((e) => e.id), [entry!.id]);
+    assert.equal(await commandCalls(redis, "xautoclaim"), 2, "a look after the release");
+  });
+});
