@@ -351,6 +351,154 @@ Deno.test("loadConfig() reads a prompt given as { file } and names a missing pro
 });
 
 // ---------------------------------------------------------------------------
+// The forms a new user writes: the plan's template, Python level names and
+// log patterns, durations with a unit, and every mistake reported at once
+
+/** The plan's configuration template, as written. */
+const PLAN_TEMPLATE = {
+  redis: { host: "localhost", port: 6379, db: 0 },
+  conversation: { duration_seconds: 300, max_turns: 50 },
+  logging: { level: "INFO", format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s" },
+};
+
+Deno.test("parseConfig() accepts the plan's configuration template as written", () => {
+  const config = parseConfig(structuredClone(PLAN_TEMPLATE));
+  assert.deepEqual(config.logging, {
+    level: "info",
+    format: "%(asctime)s - %(name)s - %(levelname)s - %(message)s",
+  });
+  assert.equal(config.redis.host, "localhost");
+  assert.equal(config.conversation.duration_seconds, 300);
+});
+
+Deno.test("logging.level takes Python's level names in any case, WARN meaning warning", () => {
+  const cases: [string, string][] = [
+    ["DEBUG", "debug"],
+    ["Info", "info"],
+    ["WARNING", "warning"],
+    ["WARN", "warning"],
+    ["warn", "warning"],
+    ["ERROR", "error"],
+  ];
+  for (const [given, level] of cases) {
+    assert.equal(parseConfig({ logging: { level: given } }).logging.level, level, given);
+  }
+  assertUsageError(() => parseConfig({ logging: { level: "TRACE" } }), "logging.level", '"TRACE"');
+});
+
+Deno.test("logging.format refuses a pattern field we cannot fill, naming it and the known fields", () => {
+  assertUsageError(
+    () => parseConfig({ logging: { format: "%(asctime)s %(threadName)s %(message)s" } }),
+    "logging.format",
+    "%(threadName)s is not available",
+    "known fields: %(asctime)s",
+  );
+  assertUsageError(
+    () => parseConfig({ logging: { format: "yaml" } }),
+    "logging.format",
+    '"yaml"',
+    '"text", "json" or a pattern',
+  );
+});
+
+Deno.test("parseConfig() reports every invalid field at once, one line each", () => {
+  const error = assertUsageError(() =>
+    parseConfig({
+      redis: { port: "abc", db: 99 },
+      conversation: { max_turnz: 3 },
+      logging: { level: "loud" },
+    })
+  );
+  const lines = error.message.split("\n");
+  assert.equal(lines.length, 4, error.message);
+  for (const part of ["redis.port", "redis.db", '"max_turnz"', "logging.level"]) {
+    assert.ok(lines.some((line) => line.includes(part)), `${part} missing: ${error.message}`);
+  }
+});
+
+Deno.test("loadConfig() reports the mistakes of the file, the environment and flags together", async () => {
+  await withTempFile(`{ "conversation": { "max_turns": "ten" } }`, async (path) => {
+    const error = await assertUsageRejects(() =>
+      loadConfig({
+        file: path,
+        env: envOf({ DIALOGUE_LOG_LEVEL: "loud" }),
+        flags: configLayerFromFlags({ temperature: "7" }),
+      })
+    );
+    const lines = error.message.split("\n");
+    assert.equal(lines.length, 3, error.message);
+    assert.match(lines.join(" "), /max_turns.*"ten"/);
+    assert.match(lines.join(" "), /logging\.level.*"loud"/);
+    assert.match(lines.join(" "), /generation\.temperature.*7/);
+  });
+});
+
+Deno.test("--duration, DIALOGUE_DURATION_SECONDS and the file take 90s, 10m, 1h like analyze --since", async () => {
+  const fromFlag = async (value: string) =>
+    (await loadConfig({ env: envOf(), flags: configLayerFromFlags({ duration: value }) }))
+      .conversation.duration_seconds;
+  assert.equal(await fromFlag("90s"), 90);
+  assert.equal(await fromFlag("10m"), 600);
+  assert.equal(await fromFlag("1h"), 3600);
+  assert.equal(await fromFlag("1.5m"), 90);
+  assert.equal(await fromFlag("45"), 45);
+  const fromEnv = await loadConfig({ env: envOf({ DIALOGUE_DURATION_SECONDS: "2m" }) });
+  assert.equal(fromEnv.conversation.duration_seconds, 120);
+  await withTempFile(`{ "conversation": { "duration_seconds": "1h" } }`, async (path) => {
+    const config = await loadConfig({ file: path, env: envOf() });
+    assert.equal(config.conversation.duration_seconds, 3600);
+  });
+  assertUsageError(
+    () => parseConfig({ conversation: { duration_seconds: "10 minutes" } }),
+    "conversation.duration_seconds",
+    '"10 minutes"',
+    "90s, 10m or 1h",
+  );
+  assertUsageError(
+    () => parseConfig({ conversation: { duration_seconds: "8d" } }),
+    "conversation.duration_seconds",
+    "604800",
+  );
+});
+
+Deno.test("loadConfig() names redis.ca_file and the path when the CA file is missing", async () => {
+  const missing = `/nonexistent-${crypto.randomUUID()}/ca.pem`;
+  const error = await assertUsageRejects(() =>
+    loadConfig({
+      env: envOf(),
+      flags: { redis: { url: "rediss://127.0.0.1:6380", ca_file: missing } },
+    })
+  );
+  assert.equal(
+    error.message,
+    `Cannot read CA file ${missing} as it does not exist: check redis.ca_file`,
+  );
+});
+
+Deno.test("loadConfig() reports every prompt problem at once: a missing file, an oversized one, an unknown placeholder", async () => {
+  await withTempFile("x".repeat(20_001), async (big) => {
+    const missing = `/nonexistent-${crypto.randomUUID()}/prompt.txt`;
+    const error = await assertUsageRejects(() =>
+      loadConfig({
+        env: envOf(),
+        flags: {
+          prompts: {
+            scenario: { file: big },
+            agent_system: { file: missing },
+            first_turn: "Open with {{topic}}",
+          },
+        },
+      })
+    );
+    const lines = error.message.split("\n");
+    assert.equal(lines.length, 3, error.message);
+    assert.match(lines[0]!, /prompts\.scenario.*20001 characters, over the 20000 limit/);
+    assert.match(lines[1]!, /prompts\.agent_system.*does not exist/);
+    assert.match(lines[2]!, /prompts\.first_turn.*\{\{topic\}\}/);
+  }, ".txt");
+});
+
+// ---------------------------------------------------------------------------
 // Redaction
 
 Deno.test("redactConfig() removes redis.password, ollama.headers and URL credentials", () => {
