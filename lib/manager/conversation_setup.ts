@@ -69,7 +69,7 @@ export async function createConversation(
     partitions: config.dispatch.partitions,
   });
   await pipeline.exec();
-  log("manager").info("Conversation {id} created", { id });
+  log("manager").debug("Conversation {id} created", { id });
   return id;
 }
 

@@ -360,9 +360,12 @@ export class ResponseRouter {
     const detectors = new LiveDetectors(this.#config.conversation);
     const { loop_action, stale_action } = this.#config.conversation;
     if (this.#turns > 0 && (loop_action !== "off" || stale_action !== "off")) {
+      // Every accepted turn: the detectors' findings depend on the whole run
+      // (a takeover is rare, so reading it once is fine).
       const history = await new ConversationStore(this.#redis).responsesBefore(
         this.#id,
         this.#turns + 1,
+        { limit: this.#turns },
       );
       detectors.replay(history.map((m) => m.content));
     }
