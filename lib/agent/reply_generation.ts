@@ -123,7 +123,6 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
           model: input.model,
           result,
           reply: reply.content,
-          now: performance.timeOrigin + performance.now(),
           since: input.since,
           llmMs,
         }),
