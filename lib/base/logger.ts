@@ -3,101 +3,36 @@
  * stdout stays free for the conversation and machine-readable output.
  *
  * `logging.format` is `text`, `json` (one JSON object a line) or a pattern
- * in Python logging's style, e.g. `%(asctime)s - %(name)s - %(levelname)s -
- * %(message)s`, so that a configuration written for Python's `logging` works
- * as written. {@linkcode LOG_PATTERN_FIELDS} lists the fields a pattern may use.
+ * in Python logging's style (lib/base/log_pattern.ts), e.g. `%(asctime)s -
+ * %(name)s - %(levelname)s - %(message)s`.
  *
  * @module
  */
 import {
   configure,
-  type FormattedValues,
   getJsonLinesFormatter,
   getLogger,
   getTextFormatter,
   type Logger,
-  type LogLevel,
   type LogRecord,
   reset,
 } from "@logtape/logtape";
 import type { Config } from "../config/config.ts";
+import { compileLogPattern, logPatternProblem } from "./log_pattern.ts";
 
 const ROOT = "dialogue";
 
 /**
- * Fields a `logging.format` pattern may name, as `%(field)s` (or `d`/`f` for
- * the numeric ones), with Python logging's meaning.
- */
-export const LOG_PATTERN_FIELDS = {
-  asctime: "local time, e.g. 2026-12-01 21:39:43,123",
-  created: "time in seconds since the epoch (numeric)",
-  msecs: "millisecond part of the time (numeric)",
-  relativeCreated: "milliseconds since logging was set up (numeric)",
-  name: "logger name, e.g. dialogue.agent",
-  levelname: "DEBUG, INFO, WARNING, ERROR or CRITICAL",
-  levelno: "10, 20, 30, 40 or 50 (numeric)",
-  message: "the log message",
-  process: "process id (numeric)",
-  processName: "which process: chat, manager, agent-1, agent-pool, analyze…",
-  pathname: "source file of the logging call (slower: captures a stack per line)",
-  filename: "file name part of pathname",
-  module: "filename without its extension",
-  lineno: "line of the logging call (numeric)",
-} as const;
-
-type _Field = keyof typeof LOG_PATTERN_FIELDS;
-
-const _NUMERIC: ReadonlySet<_Field> = new Set<_Field>([
-  "created",
-  "msecs",
-  "relativeCreated",
-  "levelno",
-  "process",
-  "lineno",
-]);
-const _SOURCE: ReadonlySet<_Field> = new Set<_Field>(["pathname", "filename", "module", "lineno"]);
-
-/** Python logging fields we cannot fill, and why. */
-const _UNAVAILABLE: Record<string, string> = {
-  funcName: "log records carry no function name",
-  thread: "a Deno process logs from one thread",
-  threadName: "a Deno process logs from one thread",
-  taskName: "there are no asyncio tasks",
-  exc_info: "exceptions are part of the message",
-  exc_text: "exceptions are part of the message",
-  stack_info: "stacks are part of the message",
-  args: "arguments are already in the message",
-  msg: "use %(message)s",
-};
-
-/**
- * What is wrong with a `logging.format` value, on one line (every problem
- * of the pattern, then the known fields if one was unknown); `undefined`
+ * What is wrong with a `logging.format` value, on one line; `undefined`
  * when it is `text`, `json` or a pattern we can render.
- *
- * @example
- * ```ts
- * import { logFormatProblem } from "./logger.ts";
- * if (logFormatProblem("%(levelname)-8s %(message)s") !== undefined) throw new Error();
- * if (!logFormatProblem("%(colour)s %(message)s")?.includes("%(colour)s")) throw new Error();
- * ```
  */
 export function logFormatProblem(format: string): string | undefined {
-  if (format === "text" || format === "json") return undefined;
-  const { problems } = _compile(format);
-  if (problems.length === 0) return undefined;
-  const known = Object.keys(LOG_PATTERN_FIELDS).map((f) => `%(${f})s`).join(", ");
-  const unknownField = problems.some((p) => p.includes(_UNKNOWN_MARK));
-  return problems.map((p) => p.replace(_UNKNOWN_MARK, "")).join("; ") +
-    (unknownField ? ` (known fields: ${known})` : "");
+  return format === "text" || format === "json" ? undefined : logPatternProblem(format);
 }
 
-/** Tags the problems after which the known fields are listed. */
-const _UNKNOWN_MARK = "\u0000";
-
 /**
- * The function that turns a log record into its line (without the line
- * ending), for `logging.format`; exported so tests can check a rendering.
+ * The function that turns a log record into its line, for `logging.format`;
+ * exported so tests can check a rendering.
  *
  * @throws {TypeError} when the format is not one {@linkcode logFormatProblem} accepts.
  */
@@ -105,18 +40,7 @@ export function logFormatter(
   logging: Config["logging"],
   process: string,
 ): (record: LogRecord) => string {
-  if (logging.format === "json") return getJsonLinesFormatter();
-  if (logging.format === "text") return getTextFormatter({ timestamp: "time" });
-  const pattern = _compile(logging.format);
-  if (pattern.problems.length > 0) {
-    throw new TypeError(`Cannot use logging.format as ${logFormatProblem(logging.format)}`);
-  }
-  const since = Date.now();
-  return getTextFormatter({
-    category: (category) => category.join("."),
-    ...(pattern.usesSource ? { sourceLocation: true } : {}),
-    format: (values) => pattern.render(values, { process, since }),
-  });
+  return _formatter(logging, process).format;
 }
 
 /** Sets up logging for this process; call once, early. */
@@ -124,17 +48,16 @@ export async function setupLogging(
   logging: Config["logging"],
   process: string,
 ): Promise<void> {
-  const formatter = logFormatter(logging, process);
-  const usesSource = logging.format !== "text" && logging.format !== "json" &&
-    _compile(logging.format).usesSource;
+  const { format, usesSource } = _formatter(logging, process);
   await configure({
     reset: true,
-    sinks: { stderr: _stderrSink(formatter) },
+    sinks: { stderr: _stderrSink(format) },
     loggers: [
       {
         category: [ROOT],
         lowestLevel: logging.level,
         sinks: ["stderr"],
+        // Costs a stack capture per line: only when the pattern shows it.
         ...(usesSource ? { captureSourceLocation: true } : {}),
       },
       {
@@ -160,6 +83,24 @@ export function log(category: string): Logger {
   return getLogger([ROOT, category]);
 }
 
+function _formatter(
+  logging: Config["logging"],
+  process: string,
+): { format: (record: LogRecord) => string; usesSource: boolean } {
+  if (logging.format === "json") return { format: getJsonLinesFormatter(), usesSource: false };
+  if (logging.format === "text") {
+    return { format: getTextFormatter({ timestamp: "time" }), usesSource: false };
+  }
+  const pattern = compileLogPattern(logging.format);
+  const context = { process, since: Date.now() };
+  const format = getTextFormatter({
+    category: (category) => category.join("."),
+    ...(pattern.usesSource ? { sourceLocation: true } : {}),
+    format: (values) => pattern.render(values, context),
+  });
+  return { format, usesSource: pattern.usesSource };
+}
+
 /** Synchronous so that no log line is lost when a process exits right after. */
 function _stderrSink(format: (record: LogRecord) => string) {
   const encoder = new TextEncoder();
@@ -170,178 +111,4 @@ function _stderrSink(format: (record: LogRecord) => string) {
       // stderr closed (parent gone): nothing useful left to do with the line.
     }
   };
-}
-
-interface _Context {
-  process: string;
-  since: number;
-}
-
-/** One `%(field)…` of a pattern. */
-interface _Spec {
-  field: _Field;
-  left: boolean;
-  zero: boolean;
-  width: number;
-  precision: number | undefined;
-  conversion: "s" | "d" | "i" | "f";
-}
-
-interface _Pattern {
-  problems: string[];
-  usesSource: boolean;
-  render(values: FormattedValues, context: _Context): string;
-}
-
-/** Parses a Python-logging pattern once; rendering then only fills it in. */
-function _compile(pattern: string): _Pattern {
-  const parts: (string | _Spec)[] = [];
-  const problems: string[] = [];
-  let literal = "";
-  let i = 0;
-  while (i < pattern.length) {
-    const at = pattern.indexOf("%", i);
-    if (at < 0) {
-      literal += pattern.slice(i);
-      break;
-    }
-    literal += pattern.slice(i, at);
-    if (pattern[at + 1] === "%") {
-      literal += "%";
-      i = at + 2;
-      continue;
-    }
-    const spec = /^%\(([^)]*)\)([-0]*)(\d*)(?:\.(\d+))?([a-zA-Z]?)/.exec(pattern.slice(at));
-    if (!spec) {
-      problems.push(`a lone % at position ${at + 1}: write %(field)s, or %% for a percent sign`);
-      i = at + 1;
-      continue;
-    }
-    i = at + spec[0].length;
-    const [, name = "", flags = "", width = "", precision, conversion = ""] = spec;
-    const problem = _specProblem(name, conversion);
-    if (problem) {
-      problems.push(problem);
-      continue;
-    }
-    if (literal) parts.push(literal);
-    literal = "";
-    parts.push({
-      field: name as _Field,
-      left: flags.includes("-"),
-      zero: flags.includes("0"),
-      width: width ? Number(width) : 0,
-      precision: precision === undefined ? undefined : Number(precision),
-      conversion: conversion as _Spec["conversion"],
-    });
-  }
-  if (literal) parts.push(literal);
-  const specs = parts.filter((p): p is _Spec => typeof p !== "string");
-  if (problems.length === 0 && !specs.some((s) => s.field === "message")) {
-    problems.push(
-      `expected "text", "json" or a pattern that includes %(message)s, e.g. "%(asctime)s - %(name)s - %(levelname)s - %(message)s"`,
-    );
-  }
-  return {
-    problems,
-    usesSource: specs.some((s) => _SOURCE.has(s.field)),
-    render: (values, context) =>
-      parts.map((p) => typeof p === "string" ? p : _renderSpec(p, values, context)).join(""),
-  };
-}
-
-function _specProblem(name: string, conversion: string): string | undefined {
-  const shown = `%(${name})${conversion}`;
-  if (!(name in LOG_PATTERN_FIELDS)) {
-    const why = _UNAVAILABLE[name];
-    return why
-      ? `${shown} is not available as ${why}${_UNKNOWN_MARK}`
-      : `unknown field ${shown}${_UNKNOWN_MARK}`;
-  }
-  if (!["s", "d", "i", "f"].includes(conversion)) {
-    return conversion
-      ? `${shown}: conversion "${conversion}" is not supported, use s, d, i or f`
-      : `%(${name}) needs a conversion: write %(${name})s`;
-  }
-  if (conversion !== "s" && !_NUMERIC.has(name as _Field)) {
-    return `${shown}: ${name} is text, write %(${name})s`;
-  }
-  return undefined;
-}
-
-function _renderSpec(spec: _Spec, values: FormattedValues, context: _Context): string {
-  const value = _fieldValue(spec.field, values, context);
-  let text: string;
-  if (spec.conversion === "s") {
-    text = String(value);
-    if (spec.precision !== undefined) text = text.slice(0, spec.precision);
-  } else if (spec.conversion === "f") {
-    text = Number(value).toFixed(spec.precision ?? 6);
-  } else {
-    text = String(Math.trunc(Number(value)));
-  }
-  if (text.length >= spec.width) return text;
-  if (spec.left) return text.padEnd(spec.width);
-  return spec.zero && spec.conversion !== "s"
-    ? text.padStart(spec.width, "0")
-    : text.padStart(spec.width);
-}
-
-const _LEVEL_NAMES: Record<LogLevel, [string, number]> = {
-  trace: ["TRACE", 5],
-  debug: ["DEBUG", 10],
-  info: ["INFO", 20],
-  warning: ["WARNING", 30],
-  error: ["ERROR", 40],
-  fatal: ["CRITICAL", 50],
-};
-
-function _fieldValue(field: _Field, values: FormattedValues, context: _Context): string | number {
-  const record = values.record;
-  const file = record.sourceLocation?.file;
-  const pathname = file === undefined
-    ? "(unknown file)"
-    : file.startsWith("file://")
-    ? decodeURIComponent(new URL(file).pathname)
-    : file;
-  const filename = pathname.slice(pathname.lastIndexOf("/") + 1);
-  switch (field) {
-    case "asctime":
-      return _asctime(record.timestamp);
-    case "created":
-      return record.timestamp / 1000;
-    case "msecs":
-      return record.timestamp % 1000;
-    case "relativeCreated":
-      return record.timestamp - context.since;
-    case "name":
-      return values.category;
-    case "levelname":
-      return _LEVEL_NAMES[record.level][0];
-    case "levelno":
-      return _LEVEL_NAMES[record.level][1];
-    case "message":
-      return values.message;
-    case "process":
-      return Deno.pid;
-    case "processName":
-      return context.process;
-    case "pathname":
-      return pathname;
-    case "filename":
-      return filename;
-    case "module":
-      return filename.replace(/\.[^.]*$/, "");
-    case "lineno":
-      return record.sourceLocation?.line ?? 0;
-  }
-}
-
-/** Python's default `asctime`: local time, `2026-12-01 21:39:43,123`. */
-function _asctime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
-    p(d.getMinutes())
-  }:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
 }

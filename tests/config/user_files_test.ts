@@ -179,6 +179,13 @@ Deno.test("the plan's configuration template is accepted as written and its log 
         run.stderr,
         /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} - dialogue - DEBUG - Logging for "clean" at "debug"\n$/,
       );
+      // Where a line was logged is captured only for a pattern that shows it.
+      const located = await rig.run("clean.ts", ["--all", "--config", plan], {
+        DIALOGUE_LOG_LEVEL: "debug",
+        DIALOGUE_LOG_FORMAT: "%(filename)s:%(lineno)d %(levelname)s %(message)s",
+      });
+      assertEquals(located.code, 0, located.stderr);
+      assertMatch(located.stderr, /^logger\.ts:\d+ DEBUG Logging for "clean" at "debug"\n$/);
     }, server);
   } finally {
     await server.stop();
