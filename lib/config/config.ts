@@ -5,18 +5,20 @@
  * @module
  */
 import { z } from "zod";
-import { parseJsonc } from "./jsonc.ts";
-import { type ConfigLayer, envLayer, isPlainObject, mergeLayers } from "./config_layer.ts";
+import {
+  coerceLevelName,
+  coerceSeconds,
+  type ConfigLayer,
+  envLayer,
+  isPlainObject,
+  mergeLayers,
+} from "./config_layer.ts";
+import { usageError } from "../base/dialogue_error.ts";
+import { logFormatProblem } from "../base/logger.ts";
+import { PROMPT_MAX_CHARS, readConfigFile, readNamedFiles } from "./config_files.ts";
+import { joinProblems, problemLines } from "./config_problems.ts";
 
 export type { ConfigLayer } from "./config_layer.ts";
-import { usageError } from "../base/dialogue_error.ts";
-import { ageMs } from "../base/age.ts";
-import { logFormatProblem } from "../base/logger.ts";
-import { readUserFile } from "../base/user_file.ts";
-import { checkTemplate, type TemplateName } from "./prompt_template.ts";
-
-/** Longest prompt template, inline or from a file, in characters. */
-const PROMPT_MAX_CHARS = 20_000;
 
 /**
  * A span of time in seconds: a number, or text with a unit as `analyze
@@ -24,15 +26,7 @@ const PROMPT_MAX_CHARS = 20_000;
  * files can all say `10m`.
  */
 function seconds(schema: z.ZodNumber) {
-  return z.preprocess(_toSeconds, schema);
-}
-
-function _toSeconds(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  const text = value.trim();
-  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
-  const ms = ageMs(text);
-  return ms === undefined ? value : ms / 1000;
+  return z.preprocess(coerceSeconds, schema);
 }
 
 /** The expected form, for a value that is neither a number nor a duration. */
@@ -40,13 +34,6 @@ function _secondsForm(issue: { code: string }): string | undefined {
   return issue.code === "invalid_type"
     ? "expected a number of seconds or a duration such as 90s, 10m or 1h"
     : undefined;
-}
-
-/** Level names as Python's logging writes them are accepted too: `INFO`, `WARN`. */
-function _levelName(value: unknown): unknown {
-  if (typeof value !== "string") return value;
-  const name = value.trim().toLowerCase();
-  return name === "warn" ? "warning" : name;
 }
 
 /** A prompt template: inline text, or `{ "file": "path" }` read at load time. */
@@ -168,7 +155,7 @@ export const Config = z.strictObject({
   logging: z.strictObject({
     /** In any case; `warn` is `warning` (as Python's logging names them). */
     level: z.preprocess(
-      _levelName,
+      coerceLevelName,
       z.enum(["debug", "info", "warning", "error"], {
         error: 'expected one of "debug", "info", "warning" (or "warn"), "error", in any case',
       }),
@@ -216,7 +203,7 @@ export async function loadConfig(
 ): Promise<Config> {
   const env = options.env ?? _readEnv;
   const layers: ConfigLayer[] = [];
-  if (options.file) layers.push(await _readConfigFile(options.file));
+  if (options.file) layers.push(await readConfigFile(options.file));
   layers.push(envLayer(env));
   // A child of main.ts inherits its parent's environment too: the parent's
   // merged config (flags included) must win over it.
@@ -224,7 +211,7 @@ export async function loadConfig(
   if (inherited) layers.push(_parseInherited(inherited));
   if (options.flags) layers.push(options.flags);
   const config = parseConfig(layers.reduce(mergeLayers, {}));
-  return await _readNamedFiles(config);
+  return await readNamedFiles(config);
 }
 
 /**
@@ -235,36 +222,7 @@ export async function loadConfig(
 export function parseConfig(layer: ConfigLayer): Config {
   const result = Config.safeParse(layer);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => _issueLine(layer, issue));
-  throw usageError(_joinProblems(lines));
-}
-
-/** Problems one a line, each once, at most 20 of them. */
-function _joinProblems(lines: string[]): string {
-  const unique = [...new Set(lines)];
-  const shown = unique.slice(0, 20);
-  if (unique.length > shown.length) shown.push(`… and ${unique.length - shown.length} more`);
-  return shown.join("\n");
-}
-
-function _issueLine(layer: ConfigLayer, issue: z.core.$ZodIssue): string {
-  const field = issue.path.join(".") || "(root)";
-  if (issue.code === "unrecognized_keys") {
-    const names = issue.keys.map((k) => JSON.stringify(k)).join(", ");
-    const where = field === "(root)" ? "at the top level" : `in ${field}`;
-    const known = _knownKeys(issue.path);
-    return `Unknown configuration field ${names} ${where}: expected one of ${known.join(", ")}`;
-  }
-  const value = _valueAt(layer, issue.path);
-  const shown = value === undefined || _isSecretPath(issue.path) || isPlainObject(value)
-    ? ""
-    : `: got ${JSON.stringify(value)}`;
-  return `Invalid configuration field ${field}${shown} (${issue.message})`;
-}
-
-/** Fields whose values are never echoed in messages. */
-function _isSecretPath(path: PropertyKey[]): boolean {
-  return path.some((p) => p === "password" || p === "url" || p === "headers" || p === "host");
+  throw usageError(joinProblems(problemLines(Config, layer, result.error.issues)));
 }
 
 /** Model an agent slot uses. */
@@ -303,89 +261,6 @@ function _parseInherited(raw: string): ConfigLayer {
   );
 }
 
-async function _readConfigFile(path: string): Promise<ConfigLayer> {
-  const text = await readUserFile(path, { what: "config file", source: "--config" });
-  let value: unknown;
-  try {
-    value = parseJsonc(text);
-  } catch (error) {
-    throw usageError(
-      `Cannot parse config file ${path} as JSON: ${_oneLine((error as Error).message)}`,
-    );
-  }
-  if (!isPlainObject(value)) {
-    throw usageError(`Config file ${path} must hold a JSON object`);
-  }
-  return value;
-}
-
-/**
- * Reads the prompt files into the config and checks every prompt's
- * placeholders and the CA file, reporting every problem at once.
- */
-async function _readNamedFiles(config: Config): Promise<Config> {
-  const problems: string[] = [];
-  for (const key of ["scenario", "agent_system", "first_turn"] as const) {
-    const source = config.prompts[key];
-    if (source === undefined) continue;
-    let text = source;
-    if (typeof source !== "string") {
-      try {
-        text = await readUserFile(source.file, {
-          what: `prompts.${key} file`,
-          source: `prompts.${key}.file`,
-        });
-      } catch (error) {
-        problems.push((error as Error).message);
-        continue;
-      }
-      if (text.length > PROMPT_MAX_CHARS) {
-        problems.push(
-          `Cannot use prompts.${key} file ${source.file} as it holds ${text.length} characters, over the ${PROMPT_MAX_CHARS} limit of a prompt: shorten it`,
-        );
-        continue;
-      }
-      config.prompts[key] = text;
-    }
-    const problem = _templateProblem(key, text as string);
-    if (problem) problems.push(problem);
-  }
-  if (config.redis.ca_file !== undefined) {
-    // Checked here so that a missing CA is reported with the other problems,
-    // before any connection; the Redis client reads it again when it connects.
-    try {
-      await readUserFile(config.redis.ca_file, { what: "CA file", source: "redis.ca_file" });
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
-  }
-  if (problems.length > 0) throw usageError(_joinProblems(problems));
-  return config;
-}
-
-function _templateProblem(key: TemplateName, text: string): string | undefined {
-  try {
-    checkTemplate(key, text);
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  }
-}
-
-function _valueAt(layer: unknown, path: PropertyKey[]): unknown {
-  let cur = layer;
-  for (const key of path) {
-    if (!isPlainObject(cur)) return undefined;
-    cur = cur[key as string];
-  }
-  return cur;
-}
-
-/** An error message on one line (V8 quotes multi-line source in JSON errors). */
-function _oneLine(message: string): string {
-  return message.replace(/\s+/g, " ").trim().slice(0, 300);
-}
-
 /** Whether `url` is a Redis URL ioredis reads as meant: scheme, host, numeric port and db. */
 export function isRedisUrl(url: string): boolean {
   let parsed: URL;
@@ -404,21 +279,4 @@ export function isRedisUrl(url: string): boolean {
   if (/:[^\d\]]+$/.test(hostPort.replace(/^\[.*\]/, ""))) return false;
   const db = parsed.pathname.replace(/^\//, "");
   return db === "" || (/^\d+$/.test(db) && Number(db) <= 15);
-}
-
-/** Field names the schema allows at `path` (for "did you mean" help). */
-function _knownKeys(path: PropertyKey[]): string[] {
-  // deno-lint-ignore no-explicit-any
-  let schema: any = Config;
-  const unwrap = () => {
-    while (schema && !schema.shape && schema._zod?.def?.innerType) {
-      schema = schema._zod.def.innerType;
-    }
-  };
-  unwrap();
-  for (const key of path) {
-    schema = schema?.shape?.[key as string];
-    unwrap();
-  }
-  return Object.keys(schema?.shape ?? {});
 }

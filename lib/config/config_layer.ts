@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { ageMs } from "../base/age.ts";
 
 /** A nested partial configuration, as read from one source. */
 export type ConfigLayer = Record<string, unknown>;
@@ -67,4 +68,24 @@ export function coerceScalar(path: string, raw: string): unknown {
 /** Whether `value` is a plain object (not an array, not null). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A number of seconds from text: a plain number, or a duration with a unit
+ * as `analyze --since` reads it (`90s`, `10m`, `1h`, `2d`). Anything else is
+ * returned unchanged for validation to report.
+ */
+export function coerceSeconds(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const text = value.trim();
+  if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+  const ms = ageMs(text);
+  return ms === undefined ? value : ms / 1000;
+}
+
+/** A log level as Python's logging writes it (`INFO`, `WARN`) in our spelling (`info`, `warning`). */
+export function coerceLevelName(value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  const name = value.trim().toLowerCase();
+  return name === "warn" ? "warning" : name;
 }
