@@ -6,7 +6,14 @@
  * double.
  */
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { assertTurnLog, FaultRig, type Proc, STORY, until } from "../helpers/fault_rig.ts";
+import {
+  assertTurnLog,
+  FaultRig,
+  hasStackTrace,
+  type Proc,
+  STORY,
+  until,
+} from "../helpers/fault_rig.ts";
 import { conversationKeys } from "../../lib/bus/keys.ts";
 
 /** The direct children of `parent`, with their command lines. */
@@ -140,6 +147,40 @@ Deno.test("deno task chat --pairs serves conversations in turn: none waits behin
       }
       lastAt.set(id, i);
     });
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("deno task chat: Redis down past max_unavailable_seconds ends chat with a clear message, and the run resumes once Redis is back", async () => {
+  const rig = await FaultRig.start({
+    aof: true,
+    tokenDelayMs: 30,
+    wordsPerReply: 25,
+    config: { redis: { max_unavailable_seconds: 3 } },
+  });
+  try {
+    const chat = await rig.spawn(
+      "main.ts",
+      ["--story", STORY, "--max-turns", "8", "--no-analysis"],
+      "chat",
+    );
+    const id = await newestId(rig);
+    await rig.waitForTokens(id, 2);
+    await rig.redisServer.kill();
+    const code = await chat.wait(60_000);
+    assertEquals(code, 1, chat.describe());
+    const err = chat.stderr();
+    assert(err.includes("has been unreachable for more than 3 s"), chat.describe());
+    assert(err.includes(`deno task chat --resume ${id}`), chat.describe());
+    assert(!hasStackTrace(err), chat.describe());
+    // No child is left behind, and the run was left as it was: resumable.
+    assertEquals((await children(chat.pid)).length, 0);
+    await rig.redisServer.restart();
+    assertEquals((await rig.meta(id)).status, "running");
+    const resumed = await rig.spawn("main.ts", ["--resume", id, "--no-analysis"], "chat (resumed)");
+    assertEquals(await resumed.wait(60_000), 0, resumed.describe());
+    await assertTurnLog(rig, id, { turns: 8 });
   } finally {
     await rig.close();
   }
