@@ -191,3 +191,22 @@ Deno.test("the plan's configuration template is accepted as written and its log 
     await server.stop();
   }
 });
+
+Deno.test("--duration takes 10m and 1h like analyze --since: the process gets past its configuration", async () => {
+  await withRig(async (rig) => {
+    const [manager, chat, wrong] = await Promise.all([
+      rig.run("manager.ts", ["--story", STORY, "--duration", "10m"]),
+      rig.run("main.ts", ["--duration", "1h"]),
+      rig.run("manager.ts", ["--story", STORY, "--duration", "10 minutes"]),
+    ]);
+    // Redis (port 9) refuses: the first thing after a configuration that loaded.
+    for (const [label, run] of [["manager", manager], ["chat", chat]] as const) {
+      assertEquals(run.code, 1, `${label}: ${run.stderr}`);
+      assertMatch(run.stderr, /Cannot use Redis at redis:\/\/127\.0\.0\.1:9/, label);
+    }
+    assertRefused("--duration 10 minutes", wrong, 1, [
+      /conversation\.duration_seconds: got "10 minutes"/,
+      /90s, 10m or 1h/,
+    ]);
+  });
+});
