@@ -26,8 +26,24 @@ export function encodeEntry(message: DialogMessage): string[] {
     "role",
     validated.role,
     DATA_FIELD,
-    JSON.stringify(validated),
+    JSON.stringify({ ...validated, metadata: _compactMetadata(validated.metadata) }),
   ];
+}
+
+/**
+ * The metadata as stored: figures that are 0 are left out (the schema's
+ * defaults bring them back on decoding) and fractions are kept to 0.1 µs,
+ * so a stored message costs little more than its content.
+ */
+function _compactMetadata(metadata: DialogMessage["metadata"]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(metadata)) {
+    if (value === 0 && key !== "sequence_number") continue;
+    out[key] = typeof value === "number" && !Number.isInteger(value)
+      ? Math.round(value * 10_000) / 10_000
+      : value;
+  }
+  return out;
 }
 
 /**

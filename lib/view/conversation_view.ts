@@ -100,9 +100,12 @@ class _View {
       this.#cursor = entryId;
       if (event) await this.#apply(event);
     }
-    if (entries.length === 0 || FINISHED_STATUSES.includes(this.meta.status)) {
+    // The status event that ends the run is the last word: stop now rather
+    // than wait out one more blocking read.
+    if (entries.length > 0 && FINISHED_STATUSES.includes(this.meta.status)) return false;
+    if (entries.length === 0) {
       this.meta = await this.#store.require(this.#id);
-      if (FINISHED_STATUSES.includes(this.meta.status) && entries.length === 0) return false;
+      if (FINISHED_STATUSES.includes(this.meta.status)) return false;
     }
     return true;
   }
