@@ -68,9 +68,10 @@ export const CONFIG_FLAG_SPECS = {
   },
   duration: {
     type: "string",
-    value: "SECONDS",
+    value: "TIME",
     config: ["conversation.duration_seconds"],
-    help: "stop after this long; a running generation is cancelled [300]",
+    help: "stop after this long (seconds, or 90s, 10m, 1h); a running\n" +
+      "generation is cancelled [300]",
   },
   topic: {
     type: "string",
@@ -106,13 +107,14 @@ export const CONFIG_FLAG_SPECS = {
     type: "string",
     value: "LEVEL",
     config: ["logging.level"],
-    help: "debug|info|warning|error [info] (logs go to stderr)",
+    help: "debug|info|warning|error, any case [info] (logs go to stderr)",
   },
   "log-format": {
     type: "string",
     value: "FORMAT",
     config: ["logging.format"],
-    help: "text|json [text]",
+    help: "text|json, or a pattern like '%(asctime)s %(levelname)s\n" +
+      "%(message)s' [text]",
   },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -284,7 +284,9 @@ Deno.test("the help lists exactly the flags each command accepts, with their hel
       for (const line of spec.help.split("\n")) assertStringIncludes(help, line, name);
     }
     for (const flag of definition.configFlags) {
-      assertStringIncludes(help, CONFIG_FLAG_SPECS[flag].help, name);
+      for (const line of CONFIG_FLAG_SPECS[flag].help.split("\n")) {
+        assertStringIncludes(help, line, name);
+      }
     }
     assert(help.startsWith(`Usage: deno task ${definition.name}`), name);
   }
