@@ -67,13 +67,15 @@ async function until<T>(
 }
 
 function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // A zombie has exited; only its exit status is left to collect.
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+  // From ps: Deno reads /proc only with every permission granted.
+  const out = new Deno.Command("ps", {
+    args: ["-o", "stat=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const state = new TextDecoder().decode(out.stdout).trim();
+  // A zombie has exited; only its exit status is left to collect.
+  return state !== "" && !state.startsWith("Z");
 }
 
 async function childPids(parent: number): Promise<{ pid: number; args: string }[]> {

@@ -8,6 +8,7 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   assertTurnLog,
+  childProcesses,
   FaultRig,
   hasStackTrace,
   type Proc,
@@ -16,23 +17,7 @@ import {
 } from "../helpers/fault_rig.ts";
 import { conversationKeys } from "../../lib/bus/keys.ts";
 
-/** The direct children of `parent`, with their command lines. */
-async function children(parent: number): Promise<{ pid: number; cmd: string }[]> {
-  const out: { pid: number; cmd: string }[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== parent) continue;
-      const cmd = (await Deno.readTextFile(`/proc/${entry.name}/cmdline`)).replaceAll("\0", " ");
-      out.push({ pid: Number(entry.name), cmd });
-    } catch {
-      // Exited while listing.
-    }
-  }
-  return out;
-}
+const children = childProcesses;
 
 /** The pid of chat's child running `script` (e.g. `agent.ts`). */
 async function childRunning(chat: Proc, script: string): Promise<number> {

@@ -446,18 +446,23 @@ export async function assertCleanExit(
   assert(!hasStackTrace(proc.stderr()), `stack trace on stderr:\n${proc.describe()}`);
 }
 
-/** Pids of the direct children of `parent` (from /proc). */
+/**
+ * The direct children of `parent` with their command lines, from `ps`
+ * (Deno reads `/proc` only with every permission granted).
+ */
+export async function childProcesses(parent: number): Promise<{ pid: number; cmd: string }[]> {
+  const { stdout } = await new Deno.Command("ps", {
+    args: ["--ppid", String(parent), "-o", "pid=,args="],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(stdout).split("\n").map((line) => line.trim()).filter(Boolean)
+    .map((line) => {
+      const [pid, ...cmd] = line.split(/\s+/);
+      return { pid: Number(pid), cmd: cmd.join(" ") };
+    });
+}
+
 async function _childPids(parent: number): Promise<number[]> {
-  const out: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    try {
-      const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === parent) out.push(Number(entry.name));
-    } catch {
-      // Exited while listing.
-    }
-  }
-  return out;
+  return (await childProcesses(parent)).map((c) => c.pid);
 }
