@@ -19,7 +19,7 @@ import { log } from "../base/logger.ts";
 import { sleep } from "../base/backoff.ts";
 import { decodeTicket } from "./dispatch.ts";
 import { dispatchKeys } from "./keys.ts";
-import { closeRedis, createRedis } from "./redis_connection.ts";
+import { createRedis } from "./redis_connection.ts";
 import { OutageGuard } from "./redis_outage.ts";
 
 /** One ticket handed to a handler. */
@@ -149,7 +149,11 @@ export class TicketReader<T> {
   async close(): Promise<void> {
     const clients = [...this.#blocking.values()];
     this.#blocking.clear();
-    await closeRedis(...clients);
+    // They may be parked in a blocking read: drop them rather than queue a
+    // QUIT behind it. A ticket delivered meanwhile stays pending under our
+    // name and is claimed by others once our heartbeat is gone.
+    for (const client of clients) client.disconnect();
+    await Promise.resolve();
   }
 
   async #handle(
@@ -322,9 +326,13 @@ export class TicketReader<T> {
           });
         this.#inflight.set(stream, read);
       }
+      // A stop does not wait for the blocking reads to time out.
+      const onAbort = () => this.#arrived?.();
+      signal.addEventListener("abort", onAbort, { once: true });
       while (this.#buffer.length === 0 && this.#inflight.size > 0 && !signal.aborted) {
         await new Promise<void>((r) => this.#arrived = r);
       }
+      signal.removeEventListener("abort", onAbort);
       const error = this.#readError;
       this.#readError = undefined;
       // The outage guard around the caller decides whether to wait or give up.
