@@ -10,8 +10,7 @@
 import type { Redis } from "ioredis";
 import type { AgentId } from "../model/dialog_message.ts";
 import type { LiveEvent } from "../model/live_event.ts";
-import { conversationKeys } from "../bus/keys.ts";
-import { LIVE_STREAM_MAXLEN } from "../bus/live_feed.ts";
+import { queueLive } from "../bus/live_feed.ts";
 import { log } from "../base/logger.ts";
 
 /** Options of a {@linkcode LiveBatcher}. */
@@ -40,7 +39,7 @@ const MAX_EVENT_CHARS = 4000;
  */
 export class LiveBatcher {
   readonly #redis: Redis;
-  readonly #key: string;
+  readonly #id: string;
   readonly #seq: number;
   readonly #agent: AgentId;
   readonly #flushMs: number;
@@ -61,7 +60,7 @@ export class LiveBatcher {
     options: LiveBatcherOptions = {},
   ) {
     this.#redis = redis;
-    this.#key = conversationKeys(conversationId).live;
+    this.#id = conversationId;
     this.#seq = turn.seq;
     this.#agent = turn.agent;
     this.#flushMs = options.flushMs ?? 25;
@@ -132,22 +131,11 @@ export class LiveBatcher {
     this.writes++;
     const warn = (error: unknown) => this.#warn(error);
     if (events.length === 1) {
-      this.#redis.xadd(
-        this.#key,
-        "MAXLEN",
-        "~",
-        LIVE_STREAM_MAXLEN,
-        "*",
-        "e",
-        JSON.stringify(events[0]),
-      )
-        .catch(warn);
+      queueLive(this.#redis, this.#id, events[0]!).catch(warn);
       return;
     }
     const pipeline = this.#redis.pipeline();
-    for (const event of events) {
-      pipeline.xadd(this.#key, "MAXLEN", "~", LIVE_STREAM_MAXLEN, "*", "e", JSON.stringify(event));
-    }
+    for (const event of events) queueLive(pipeline, this.#id, event);
     pipeline.exec().catch(warn);
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import { LiveEvent } from "../model/live_event.ts";
 import { conversationKeys } from "./keys.ts";
 
@@ -17,7 +17,19 @@ export async function publishLive(
   conversationId: string,
   event: LiveEvent,
 ): Promise<void> {
-  await redis.xadd(
+  await queueLive(redis, conversationId, event);
+}
+
+/**
+ * Sends (on a connection) or queues (on a pipeline) the append of a live
+ * event: the one place that knows how an event is stored and capped.
+ */
+export function queueLive<T extends Redis | ChainableCommander>(
+  target: T,
+  conversationId: string,
+  event: LiveEvent,
+): ReturnType<T["xadd"]> {
+  return target.xadd(
     conversationKeys(conversationId).live,
     "MAXLEN",
     "~",
@@ -25,7 +37,7 @@ export async function publishLive(
     "*",
     "e",
     JSON.stringify(event),
-  );
+  ) as ReturnType<T["xadd"]>;
 }
 
 /** One entry of the live stream; `event` is absent when it was unreadable. */

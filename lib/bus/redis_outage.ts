@@ -69,10 +69,7 @@ export class OutageGuard {
 
   /** A connection-level failure, as opposed to a bug or a Redis error reply. */
   #isOutage(error: unknown): boolean {
-    const message = String((error as Error)?.message ?? "");
-    if (this.#clients.some((c) => c.status !== "ready")) return true;
-    return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries per request|Stream isn't writeable|LOADING/i
-      .test(message);
+    return isRedisOutage(this.#clients, error);
   }
 
   /** Whether ioredis stopped reconnecting (its retry strategy gave up). */
@@ -82,6 +79,16 @@ export class OutageGuard {
 }
 
 /** What {@linkcode recordFailureWhenBack} managed. */
+/**
+ * Whether `error` is a connection-level failure (Redis away, restarting or
+ * loading) rather than a bug or an error reply: the kind worth waiting out.
+ */
+export function isRedisOutage(clients: readonly Redis[], error: unknown): boolean {
+  if (clients.some((c) => c.status !== "ready")) return true;
+  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries per request|Stream isn't writeable|LOADING/i
+    .test(String((error as Error)?.message ?? ""));
+}
+
 export type FailureRecord = "recorded" | "already_ended" | "gone" | "unreachable";
 
 /**

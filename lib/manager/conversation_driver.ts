@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { queueLive } from "../bus/live_feed.ts";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
@@ -30,7 +31,6 @@ import type { TurnStop } from "./response_decision.ts";
 import { endRun } from "./run_ending.ts";
 import { writeScenario } from "./scenario_writer.ts";
 import type { Slots } from "./slots.ts";
-import { queueLiveEvent } from "./turn_messages.ts";
 
 /** What every driver of one pool shares. */
 export interface DriverContext {
@@ -86,7 +86,7 @@ export class ConversationDriver {
     this.#meta = { ...meta, scenario, status: "running", started_at: now, deadline };
     const pipeline = this.#context.redis.pipeline()
       .zadd(dispatchKeys.deadlines, deadline, this.id);
-    queueLiveEvent(pipeline, this.id, { type: "status", status: "running", turns: 0 });
+    queueLive(pipeline, this.id, { type: "status", status: "running", turns: 0 });
     await pipeline.exec();
     await this.#router.routeFirst(scenario, { ticket: true });
     return "ack";

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { sleep } from "../base/backoff.ts";
 import type { Redis } from "ioredis";
 import { dispatchKeys } from "../bus/keys.ts";
 import { log } from "../base/logger.ts";
@@ -60,7 +61,7 @@ export class DeadlineKeeper {
           error: (error as Error).message,
         });
       }
-      await _sleep(wait, signal);
+      await sleep(wait, signal);
     }
   }
 
@@ -86,16 +87,4 @@ export class DeadlineKeeper {
       this.#options.maxWaitMs,
     );
   }
-}
-
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { sleep } from "../base/backoff.ts";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import type { ConversationStatus, StopReason } from "../model/conversation_meta.ts";
@@ -19,7 +20,7 @@ import type { LlmBackend } from "../llm/llm_backend.ts";
 import { ManagerTicket } from "../bus/dispatch.ts";
 import { conversationKeys, dispatchKeys, MANAGERS_GROUP } from "../bus/keys.ts";
 import { type HeldTicket, type TicketOutcome, TicketReader } from "../bus/ticket_reader.ts";
-import { OutageGuard } from "../bus/redis_outage.ts";
+import { isRedisOutage, OutageGuard } from "../bus/redis_outage.ts";
 import { DialogueError } from "../base/dialogue_error.ts";
 import { log } from "../base/logger.ts";
 import { ConversationDriver, type DriverContext } from "./conversation_driver.ts";
@@ -188,9 +189,9 @@ class _Pool {
     const id = held.ticket.conversation_id;
     this.#drivers.delete(id); // Re-read everything next time.
     if (this.#signal.aborted) return "release";
-    if (_isOutage(this.#options.redis, error)) {
+    if (isRedisOutage([this.#options.redis], error)) {
       // Not the ticket's fault: it waits, released, for Redis to come back.
-      await _sleep(500, this.#signal);
+      await sleep(500, this.#signal);
       return "release";
     }
     const failures = (this.#failures.get(held.id) ?? 0) + 1;
@@ -306,26 +307,9 @@ class _Pool {
         this.#stop.abort();
         return;
       }
-      await _sleep(2000, this.#signal);
+      await sleep(2000, this.#signal);
     }
   }
 }
 
 /** A connection-level failure, as opposed to a bug or a Redis error reply. */
-function _isOutage(redis: Redis, error: unknown): boolean {
-  if (redis.status !== "ready") return true;
-  return /Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries per request|Stream isn't writeable|LOADING/i
-    .test(String((error as Error)?.message ?? ""));
-}
-
-function _sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { queueLive } from "../bus/live_feed.ts";
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
@@ -36,12 +37,7 @@ import {
   stopAfterTurn,
   type TurnStop,
 } from "./response_decision.ts";
-import {
-  progressEvent,
-  queueAgentTicket,
-  queueLiveEvent,
-  requestMessage,
-} from "./turn_messages.ts";
+import { progressEvent, queueAgentTicket, requestMessage } from "./turn_messages.ts";
 
 /** Entries read per `XREADGROUP` of the response streams. */
 const READ_COUNT = 16;
@@ -301,7 +297,7 @@ export class ResponseRouter {
     }
     this.#turns = seq;
     options.check?.commit();
-    for (const notice of options.check?.notices ?? []) queueLiveEvent(pipeline, this.#id, notice);
+    for (const notice of options.check?.notices ?? []) queueLive(pipeline, this.#id, notice);
     if (next && verdict.next) {
       this.#routed = { seq: seq + 1, messageId: next.message_id, verified: false };
       this.#queueTicket(pipeline, seq + 1, verdict.next);

@@ -13,10 +13,7 @@ import {
   type DialogMessage,
   MessageMetadata,
 } from "../model/dialog_message.ts";
-import type { LiveEvent } from "../model/live_event.ts";
 import { addAgentTicket } from "../bus/dispatch.ts";
-import { conversationKeys } from "../bus/keys.ts";
-import { LIVE_STREAM_MAXLEN } from "../bus/live_feed.ts";
 
 /** Progress of a run, published on `dispatchKeys.events` after each accepted turn. */
 export interface ProgressEvent {
@@ -61,19 +58,6 @@ export function queueAgentTicket(
     request: turn.request,
     model: agent === 1 ? meta.models.agent1 : meta.models.agent2,
   }, { partitions: turn.partitions });
-}
-
-/** Queues a live event of conversation `id` on `pipeline`. */
-export function queueLiveEvent(pipeline: ChainableCommander, id: string, event: LiveEvent): void {
-  pipeline.xadd(
-    conversationKeys(id).live,
-    "MAXLEN",
-    "~",
-    LIVE_STREAM_MAXLEN,
-    "*",
-    "e",
-    JSON.stringify(event),
-  );
 }
 
 /**

@@ -17,14 +17,15 @@
 import type { ConversationStatus } from "./conversation_meta.ts";
 
 /** Legal targets from each status. */
-export const STATUS_TRANSITIONS: Readonly<Record<ConversationStatus, readonly ConversationStatus[]>> =
-  {
-    pending: ["running", "failed", "interrupted"],
-    running: ["completed", "failed", "interrupted"],
-    interrupted: ["running", "failed"],
-    completed: [],
-    failed: [],
-  };
+export const STATUS_TRANSITIONS: Readonly<
+  Record<ConversationStatus, readonly ConversationStatus[]>
+> = {
+  pending: ["running", "failed", "interrupted"],
+  running: ["completed", "failed", "interrupted"],
+  interrupted: ["running", "failed"],
+  completed: [],
+  failed: [],
+};
 
 /** Whether a conversation in status `from` may move to `to`. */
 export function canTransition(from: ConversationStatus, to: ConversationStatus): boolean {
