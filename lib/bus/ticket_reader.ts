@@ -17,9 +17,10 @@ import type { z } from "zod";
 import type { Config } from "../config/config.ts";
 import { log } from "../base/logger.ts";
 import { sleep } from "../base/backoff.ts";
+import { claimFromDeadConsumers } from "./dead_consumers.ts";
 import { decodeTicket } from "./dispatch.ts";
 import { dispatchKeys } from "./keys.ts";
-import { createRedis } from "./redis_connection.ts";
+import { BlockingReads } from "./blocking_reads.ts";
 import { OutageGuard } from "./redis_outage.ts";
 
 /** One ticket handed to a handler. */
@@ -68,22 +69,24 @@ export interface ServeOptions {
 export class TicketReader<T> {
   readonly #redis: Redis;
   readonly #opts: Required<TicketReaderOptions<T>>;
-  readonly #blocking = new Map<string, Redis>();
+  readonly #reads: BlockingReads;
   readonly #ready = new Set<string>();
   readonly #ownDone = new Set<string>();
   /** Ticket ids in a handler or in the buffer: never handed out twice. */
   readonly #held = new Set<string>();
-  readonly #inflight = new Map<string, Promise<void>>();
-  #buffer: HeldTicket<T>[] = [];
-  #arrived: (() => void) | undefined;
   #wake: (() => void) | undefined;
   #lastClaim = 0;
-  #readError: unknown;
 
   /** @param redis connection for ordinary commands (heartbeats, acks, claims) */
   constructor(redis: Redis, options: TicketReaderOptions<T>) {
     this.#redis = redis;
     this.#opts = { heartbeatMs: 1000, deadAfterMs: 5000, blockMs: 1000, ...options };
+    this.#reads = new BlockingReads({
+      group: this.#opts.group,
+      consumer: this.#opts.consumer,
+      blockMs: this.#opts.blockMs,
+      redisConfig: this.#opts.redisConfig,
+    });
   }
 
   /** Re-reads the stream list at the next read (e.g. a new model appeared). */
@@ -146,14 +149,9 @@ export class TicketReader<T> {
   }
 
   /** Closes the blocking connections. */
-  async close(): Promise<void> {
-    const clients = [...this.#blocking.values()];
-    this.#blocking.clear();
-    // They may be parked in a blocking read: drop them rather than queue a
-    // QUIT behind it. A ticket delivered meanwhile stays pending under our
-    // name and is claimed by others once our heartbeat is gone.
-    for (const client of clients) client.disconnect();
-    await Promise.resolve();
+  close(): Promise<void> {
+    this.#reads.close();
+    return Promise.resolve();
   }
 
   async #handle(
@@ -263,108 +261,31 @@ export class TicketReader<T> {
 
   /** Tickets of consumers whose heartbeat stopped. */
   async #claimFromDead(streams: string[], count: number): Promise<HeldTicket<T>[]> {
-    const beats = await this.#redis.hgetall(dispatchKeys.heartbeats);
-    const now = Date.now();
+    const heartbeats = await this.#redis.hgetall(dispatchKeys.heartbeats);
     const out: HeldTicket<T>[] = [];
     for (const stream of streams) {
-      const summary = await this.#redis.xpending(stream, this.#opts.group) as [
-        number,
-        string | null,
-        string | null,
-        [string, string][] | null,
-      ];
-      for (const [consumer] of summary[3] ?? []) {
-        if (consumer === this.#opts.consumer || out.length >= count) continue;
-        const seen = Number(beats[consumer] ?? 0);
-        if (now - seen < this.#opts.deadAfterMs) continue;
-        const pending = await this.#redis.xpending(
-          stream,
-          this.#opts.group,
-          "-",
-          "+",
-          count - out.length,
-          consumer,
-        ) as [string, string, number, number][];
-        if (pending.length === 0) continue;
-        const claimed = await this.#redis.xclaim(
-          stream,
-          this.#opts.group,
-          this.#opts.consumer,
-          0,
-          ...pending.map((p) => p[0]),
-        ) as [string, string[] | null][];
-        log("dispatch").info("Took over {n} ticket(s) of {consumer} on {stream}", {
-          n: claimed.length,
-          consumer,
-          stream,
-        });
-        out.push(...await this.#decode(stream, claimed));
-      }
+      if (out.length >= count) break;
+      const claimed = await claimFromDeadConsumers(this.#redis, stream, {
+        group: this.#opts.group,
+        consumer: this.#opts.consumer,
+        heartbeats,
+        deadAfterMs: this.#opts.deadAfterMs,
+        count: count - out.length,
+      });
+      out.push(...await this.#decode(stream, claimed));
     }
     return out;
   }
 
-  /**
-   * New tickets. Each stream has at most one blocking read in flight; what
-   * arrives is buffered (it is pending under our name already), and the call
-   * returns as soon as any stream delivers.
-   */
+  /** New tickets, from the blocking reads. */
   async #readNew(streams: string[], count: number, signal: AbortSignal): Promise<HeldTicket<T>[]> {
-    if (this.#buffer.length === 0 && !signal.aborted) {
-      for (const stream of streams) {
-        if (this.#inflight.has(stream)) continue;
-        const read = this.#blockingRead(stream, count)
-          .then((tickets) => {
-            this.#buffer.push(...tickets);
-          })
-          .catch((error) => {
-            this.#readError = error;
-          })
-          .finally(() => {
-            this.#inflight.delete(stream);
-            this.#arrived?.();
-          });
-        this.#inflight.set(stream, read);
-      }
-      // A stop does not wait for the blocking reads to time out.
-      const onAbort = () => this.#arrived?.();
-      signal.addEventListener("abort", onAbort, { once: true });
-      while (this.#buffer.length === 0 && this.#inflight.size > 0 && !signal.aborted) {
-        await new Promise<void>((r) => this.#arrived = r);
-      }
-      signal.removeEventListener("abort", onAbort);
-      const error = this.#readError;
-      this.#readError = undefined;
-      // The outage guard around the caller decides whether to wait or give up.
-      if (error !== undefined && this.#buffer.length === 0) throw error;
+    const arrived = await this.#reads.next(streams, count, signal);
+    const out: HeldTicket<T>[] = [];
+    const byStream = Map.groupBy(arrived, (e) => e.stream);
+    for (const [stream, entries] of byStream) {
+      out.push(...await this.#decode(stream, entries.map((e) => [e.id, e.fields])));
     }
-    return this.#buffer.splice(0, count);
-  }
-
-  async #blockingRead(stream: string, count: number): Promise<HeldTicket<T>[]> {
-    const reply = await this.#blockingFor(stream).xreadgroup(
-      "GROUP",
-      this.#opts.group,
-      this.#opts.consumer,
-      "COUNT",
-      count,
-      "BLOCK",
-      this.#opts.blockMs,
-      "STREAMS",
-      stream,
-      ">",
-    ) as [string, [string, string[] | null][]][] | null;
-    return await this.#decode(stream, reply?.[0]?.[1] ?? []);
-  }
-
-  #blockingFor(stream: string): Redis {
-    let client = this.#blocking.get(stream);
-    if (!client) {
-      client = createRedis(this.#opts.redisConfig, { name: "tickets", blocking: true });
-      client.on("error", () => {});
-      this.#blocking.set(stream, client);
-    }
-    return client;
+    return out;
   }
 
   /** Valid tickets; invalid ones are acknowledged and dropped (the log is elsewhere). */
