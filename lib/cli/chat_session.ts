@@ -9,17 +9,16 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { agentHost, agentModel, type Config, INHERITED_CONFIG_VAR } from "../config/config.ts";
-import { type ConversationMeta, FINISHED_STATUSES } from "../model/conversation_meta.ts";
-import { parseProgressEvent } from "../model/progress_event.ts";
+import { type Config, INHERITED_CONFIG_VAR } from "../config/config.ts";
+import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { Scenario } from "../model/story.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
-import { conversationKeys, dispatchKeys } from "../bus/keys.ts";
-import { closeRedis, connectRedis, createRedis, describeRedis } from "../bus/redis_connection.ts";
+import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { OutageGuard } from "../bus/redis_outage.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { log } from "../base/logger.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { checkModels } from "./model_check.ts";
+import { watchPairs } from "./pairs_watch.ts";
 import {
   createConversation,
   interruptConversations,
@@ -30,8 +29,6 @@ import { analyzeRun } from "../analysis/run_analysis.ts";
 import { formatAnalysisText } from "../analysis/report/analysis_report.ts";
 import { compareRuns, formatComparisonText } from "../analysis/run_comparison.ts";
 import { watchConversation } from "../view/conversation_view.ts";
-import { PairsBoard } from "../view/pairs_board.ts";
-import { colorByDefault, paint, writeStdout } from "../view/terminal.ts";
 import { TerminalRenderer } from "../view/terminal_renderer.ts";
 import { type EmbeddedRedis, isListening, startEmbeddedRedis } from "./embedded_redis.ts";
 import { spawnRole } from "./process_roles.ts";
@@ -78,7 +75,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   let ids: string[] = [];
   try {
     redis = await connectRedis(config.redis, { name: "chat" });
-    await _checkModels(config, options);
+    await checkModels(config, options);
     ids = await _prepare(redis, config, options);
     const gaveUp = new AbortController();
     supervisor = _startChildren(redis, config, options, (spec, reason) => {
@@ -201,80 +198,10 @@ async function _watch(
         }),
       ];
     }
-    return await _watchPairs(redis, ids, { ...options, signal: stop.signal });
+    return await watchPairs(redis, ids, { ...options, signal: stop.signal });
   } finally {
     options.signal.removeEventListener("abort", interrupt);
   }
-}
-
-/** The compact view of many runs, fed by the manager pool's progress events. */
-async function _watchPairs(
-  redis: Redis,
-  ids: string[],
-  options: ChatOptions,
-): Promise<ConversationMeta[]> {
-  const { config, signal } = options;
-  const live = Deno.stdout.isTerminal();
-  const size = live ? Deno.consoleSize() : { columns: 100, rows: 40 };
-  const board = new PairsBoard(ids, config.conversation.max_turns, {
-    writer: { write: writeStdout },
-    live,
-    width: size.columns,
-    height: size.rows,
-    paint: paint(colorByDefault()),
-  });
-  writeStdout(`Running ${ids.length} conversations (${describeRedis(config.redis)})\n`);
-  const subscriber = createRedis(config.redis, { name: "chat-events" });
-  subscriber.on("error", () => {});
-  let wake: () => void = () => {};
-  subscriber.on("message", (_channel: string, message: string) => {
-    const event = parseProgressEvent(message);
-    if (event && board.apply(event)) wake();
-  });
-  const store = new ConversationStore(redis);
-  const guard = new OutageGuard(config.redis, [redis], { signal });
-  try {
-    await subscriber.subscribe(dispatchKeys.events);
-    while (board.open().length > 0 && !signal.aborted) {
-      // Events are best effort (a reconnect can lose some): check the
-      // statuses themselves as well, in one round trip, now and then.
-      await guard.run(() => _sweep(redis, board));
-      if (board.open().length === 0) break;
-      await new Promise<void>((r) => {
-        wake = r;
-        setTimeout(r, 2000);
-        signal.addEventListener("abort", () => r(), { once: true });
-      });
-    }
-    if (signal.aborted) await guard.run(() => _sweep(redis, board)).catch(() => {});
-  } finally {
-    board.close();
-    await closeRedis(subscriber);
-  }
-  const metas: ConversationMeta[] = [];
-  for (const id of ids) metas.push(await store.require(id));
-  return metas;
-}
-
-/** Reads the status of every open run and records the ended ones on the board. */
-async function _sweep(redis: Redis, board: PairsBoard): Promise<void> {
-  const open = board.open();
-  if (open.length === 0) return;
-  const pipe = redis.pipeline();
-  for (const id of open) pipe.hmget(conversationKeys(id).meta, "status", "stop_reason", "turns");
-  const replies = await pipe.exec() ?? [];
-  replies.forEach(([error, value], i) => {
-    if (error) return;
-    const [status, reason, turns] = value as (string | null)[];
-    if (status && FINISHED_STATUSES.includes(status as ConversationMeta["status"])) {
-      board.end(
-        open[i]!,
-        status as ConversationMeta["status"],
-        (reason ?? undefined) as ConversationMeta["stop_reason"],
-        Number(turns ?? 0),
-      );
-    }
-  });
 }
 
 /** The analysis of one run, or the comparison of several. */
@@ -310,38 +237,4 @@ async function _resolveRedis(options: ChatOptions): Promise<EmbeddedRedis | unde
     `chat: no Redis at ${redis.host}:${redis.port}; started a private redis-server on port ${embedded.port} for this run (it stops at the end; set REDIS_URL to keep runs)`,
   );
   return embedded;
-}
-
-async function _checkModels(config: Config, options: ChatOptions): Promise<void> {
-  const wanted = new Map<string, Set<string>>();
-  const add = (host: string, model: string) =>
-    wanted.set(host, (wanted.get(host) ?? new Set()).add(model));
-  if (!options.storyFile && !options.resume) {
-    add(config.manager.host ?? config.ollama.host, config.manager.model);
-  }
-  for (const agent of [1, 2] as const) add(agentHost(config, agent), agentModel(config, agent));
-  for (const [host, models] of wanted) {
-    const backend = ollamaBackendFor(config.ollama, host);
-    for (const model of models) {
-      await backend.ensureModel(model, {
-        pull: options.pull ?? false,
-        signal: options.signal,
-        onProgress: _progressBar(model),
-      });
-    }
-  }
-}
-
-function _progressBar(model: string) {
-  let last = "";
-  return (status: string, fraction?: number) => {
-    const bar = fraction === undefined
-      ? status
-      : `${"█".repeat(Math.round(fraction * 30)).padEnd(30, "░")} ${(fraction * 100).toFixed(0)}%`;
-    const line = `pulling ${model}: ${bar}`;
-    if (line === last) return;
-    last = line;
-    Deno.stderr.writeSync(new TextEncoder().encode(`\r${line.padEnd(70)}`));
-    if (status === "success") Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  };
 }
