@@ -280,3 +280,11 @@ function _asctime(ms: number): string {
     p(d.getMinutes())
   }:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
 }
+
+/**
+ * What is wrong with a `logging.format` value, on one line; `undefined`
+ * when it is `text`, `json` or a pattern we can render.
+ */
+export function logFormatProblem(format: string): string | undefined {
+  return format === "text" || format === "json" ? undefined : logPatternProblem(format);
+}

@@ -17,27 +17,28 @@ import {
   type LogRecord,
   reset,
 } from "@logtape/logtape";
-import type { Config } from "../config/config.ts";
-import { compileLogPattern, logPatternProblem } from "./log_pattern.ts";
+import { compileLogPattern } from "./log_pattern.ts";
 
 const ROOT = "dialogue";
 
 /**
- * What is wrong with a `logging.format` value, on one line; `undefined`
- * when it is `text`, `json` or a pattern we can render.
+ * The logging settings this module needs (`LoggingSettings` fits): kept
+ * here so the bottom layer imports nothing from the configuration above it.
  */
-export function logFormatProblem(format: string): string | undefined {
-  return format === "text" || format === "json" ? undefined : logPatternProblem(format);
+export interface LoggingSettings {
+  level: "debug" | "info" | "warning" | "error";
+  /** `text`, `json` or a Python-logging-style pattern. */
+  format: string;
 }
 
 /**
  * The function that turns a log record into its line, for `logging.format`;
  * exported so tests can check a rendering.
  *
- * @throws {TypeError} when the format is not one {@linkcode logFormatProblem} accepts.
+ * @throws {TypeError} when the format is not one `logFormatProblem` (log_pattern.ts) accepts.
  */
 export function logFormatter(
-  logging: Config["logging"],
+  logging: LoggingSettings,
   process: string,
 ): (record: LogRecord) => string {
   return _formatter(logging, process).format;
@@ -45,7 +46,7 @@ export function logFormatter(
 
 /** Sets up logging for this process; call once, early. */
 export async function setupLogging(
-  logging: Config["logging"],
+  logging: LoggingSettings,
   process: string,
 ): Promise<void> {
   const { format, usesSource } = _formatter(logging, process);
@@ -84,7 +85,7 @@ export function log(category: string): Logger {
 }
 
 function _formatter(
-  logging: Config["logging"],
+  logging: LoggingSettings,
   process: string,
 ): { format: (record: LogRecord) => string; usesSource: boolean } {
   if (logging.format === "json") return { format: getJsonLinesFormatter(), usesSource: false };

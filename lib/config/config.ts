@@ -14,7 +14,7 @@ import {
   mergeLayers,
 } from "./config_layer.ts";
 import { usageError } from "../base/dialogue_error.ts";
-import { logFormatProblem } from "../base/logger.ts";
+import { logFormatProblem } from "../base/log_pattern.ts";
 import { PROMPT_MAX_CHARS, readConfigFile, readNamedFiles } from "./config_files.ts";
 import { joinProblems, problemLines } from "./config_problems.ts";
 

@@ -5,7 +5,8 @@
  */
 import type { LogLevel, LogRecord } from "@logtape/logtape";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
-import { logFormatProblem, logFormatter } from "../../lib/base/logger.ts";
+import { logFormatter } from "../../lib/base/logger.ts";
+import { logFormatProblem } from "../../lib/base/log_pattern.ts";
 import { LOG_PATTERN_FIELDS } from "../../lib/base/log_pattern.ts";
 
 const PLAN_FORMAT = "%(asctime)s - %(name)s - %(levelname)s - %(message)s";
