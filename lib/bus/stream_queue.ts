@@ -1,22 +1,17 @@
 /**
- * A Redis Stream read through a consumer group: entries are validated on the
- * way in and out, invalid ones are moved to a dead-letter stream, and nothing
- * is ever deleted (the streams are the conversation log).
+ * A Redis Stream read through a consumer group: claiming what other
+ * consumers abandoned, re-reading this consumer's own pending entries after a
+ * restart, then blocking for new ones. Delivered entries are screened by
+ * {@linkcode screenDelivered} (invalid ones dead-lettered); appending comes
+ * from {@linkcode StreamAppender}.
  *
  * @module
  */
 import type { Redis } from "ioredis";
-import {
-  decodeEntry,
-  decodeFields,
-  encodeEntry,
-  LOSSY_UTF8,
-  type RawFields,
-  type StreamEntry,
-} from "./stream_entry.ts";
-import type { DialogMessage } from "../model/dialog_message.ts";
-import { runScript } from "./scripts.ts";
+import { LOSSY_UTF8, type StreamEntry } from "./stream_entry.ts";
 import { log } from "../base/logger.ts";
+import { StreamAppender } from "./stream_appender.ts";
+import { type DeliveredEntry, screenDelivered } from "./screen_delivered.ts";
 
 /** Options of a {@linkcode StreamQueue}. */
 export interface StreamQueueOptions {
@@ -40,8 +35,11 @@ export interface StreamQueueOptions {
   claimEveryMs?: number;
 }
 
-/** Producer and consumer of conversation streams for one process. */
-export class StreamQueue {
+/**
+ * Consumer (and, through {@linkcode StreamAppender}, producer) of
+ * conversation streams for one process.
+ */
+export class StreamQueue extends StreamAppender {
   readonly #redis: Redis;
   readonly #blocking: Redis;
   readonly #opts: Required<StreamQueueOptions>;
@@ -55,6 +53,7 @@ export class StreamQueue {
    * @param blocking dedicated connection for blocking reads
    */
   constructor(redis: Redis, blocking: Redis, options: StreamQueueOptions) {
+    super(redis);
     this.#redis = redis;
     this.#blocking = blocking;
     const claimIdleMs = options.claimIdleMs ?? 30_000;
@@ -83,29 +82,6 @@ export class StreamQueue {
         }
       }
     }
-  }
-
-  /** Appends a message; returns its entry id. */
-  async add(stream: string, message: DialogMessage): Promise<string> {
-    return (await this.#redis.xadd(stream, "*", ...encodeEntry(message)))!;
-  }
-
-  /**
-   * Appends a message unless one was already appended under `marker.field`
-   * of hash `marker.key`; returns the entry id either way.
-   */
-  async addOnce(
-    stream: string,
-    message: DialogMessage,
-    marker: { key: string; field: string },
-  ): Promise<{ id: string; duplicate: boolean }> {
-    const [id, added] = await runScript<[string, number]>(
-      this.#redis,
-      "add_once",
-      [marker.key, stream],
-      [marker.field, ...encodeEntry(message)],
-    );
-    return { id, duplicate: added === 0 };
   }
 
   /**
@@ -218,8 +194,8 @@ export class StreamQueue {
         "0-0",
         "COUNT",
         count,
-      ) as unknown as [Uint8Array, [Uint8Array, RawFields | null][]];
-      const entries = await this.#validate(stream, reply[1] ?? []);
+      ) as unknown as [Uint8Array, DeliveredEntry[]];
+      const entries = await screenDelivered(this.#redis, stream, reply[1] ?? [], this.#opts);
       if (entries.length > 0) {
         log("stream").info("Claimed {n} abandoned entries of {stream}", {
           n: entries.length,
@@ -255,68 +231,16 @@ export class StreamQueue {
     const client = block ? this.#blocking : this.#redis;
     // deno-lint-ignore no-explicit-any
     const reply = await (client as any).xreadgroupBuffer(...args) as
-      | [Uint8Array, [Uint8Array, RawFields | null][]][]
+      | [Uint8Array, DeliveredEntry[]][]
       | null;
     const out: StreamEntry[] = [];
     let raw = 0;
     for (const [stream, entries] of reply ?? []) {
       raw += entries.length;
-      out.push(...await this.#validate(LOSSY_UTF8.decode(stream), entries));
+      out.push(
+        ...await screenDelivered(this.#redis, LOSSY_UTF8.decode(stream), entries, this.#opts),
+      );
     }
     return { entries: out, raw };
-  }
-
-  /** Valid entries decoded; invalid ones dead-lettered, trimmed ones acknowledged. */
-  async #validate(
-    stream: string,
-    entries: [Uint8Array, RawFields | null][],
-  ): Promise<StreamEntry[]> {
-    const out: StreamEntry[] = [];
-    for (const [rawId, fields] of entries) {
-      const id = LOSSY_UTF8.decode(rawId);
-      // A pending entry whose data was trimmed comes back with null fields.
-      if (fields === null) {
-        await this.ack({ stream, id });
-        continue;
-      }
-      try {
-        out.push({ stream, id, message: decodeEntry(decodeFields(fields)) });
-      } catch (error) {
-        const readable = fields.map((f) => LOSSY_UTF8.decode(f));
-        await this.#deadLetter(stream, id, readable, (error as Error).message);
-      }
-    }
-    return out;
-  }
-
-  async #deadLetter(
-    stream: string,
-    id: string,
-    fields: string[],
-    reason: string,
-  ): Promise<void> {
-    log("stream").warn(
-      "Moved invalid entry {id} of {stream} to {dead}: {reason}",
-      {
-        id,
-        stream,
-        dead: this.#opts.deadLetter,
-        reason,
-      },
-    );
-    const raw = JSON.stringify(fields).slice(0, 64_000);
-    await this.#redis.xadd(
-      this.#opts.deadLetter,
-      "*",
-      "source",
-      stream,
-      "source_id",
-      id,
-      "reason",
-      reason.slice(0, 2000),
-      "raw",
-      raw,
-    );
-    await this.ack({ stream, id });
   }
 }

@@ -5,8 +5,8 @@
  * @module
  */
 import type { ConversationMeta } from "../model/conversation_meta.ts";
-import type { QueueStat } from "../bus/conversation_store.ts";
-import { formatDuration } from "./terminal_renderer.ts";
+import type { QueueStat } from "../bus/queue_stats.ts";
+import { formatDuration } from "./format_duration.ts";
 
 /** One row of the list. */
 export interface ConversationRow {

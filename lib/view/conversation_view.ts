@@ -16,7 +16,8 @@ import type { LiveEvent } from "../model/live_event.ts";
 import { OutageGuard } from "../bus/redis_outage.ts";
 import { analyzeRun } from "../analysis/run_analysis.ts";
 import { decodeEntry } from "../bus/stream_entry.ts";
-import { speakerName, type TerminalRenderer } from "./terminal_renderer.ts";
+import type { TerminalRenderer } from "./terminal_renderer.ts";
+import { speakerName } from "./turn_lines.ts";
 
 /** Options of {@linkcode watchConversation}. */
 export interface WatchOptions {

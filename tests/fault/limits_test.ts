@@ -11,7 +11,8 @@ import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { runEntrypoint } from "../helpers/entrypoints.ts";
 import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
-import { ConversationStore, type StoredTranscript } from "../../lib/bus/conversation_store.ts";
+import { ConversationStore } from "../../lib/bus/conversation_store.ts";
+import type { StoredTranscript } from "../../lib/bus/transcript_reader.ts";
 import { MAX_CONTENT_CHARS } from "../../lib/model/dialog_message.ts";
 
 const STORY = "tests/fixtures/story.json";

@@ -1,7 +1,7 @@
 import { match, ok, strictEqual, throws } from "node:assert/strict";
 import { ConversationMeta } from "../../lib/model/conversation_meta.ts";
 import { DialogMessage } from "../../lib/model/dialog_message.ts";
-import { formatDuration, speakerName, TerminalRenderer } from "../../lib/view/terminal_renderer.ts";
+import { TerminalRenderer } from "../../lib/view/terminal_renderer.ts";
 
 /** Control characters a hostile text could use (ESC, C0 but \n \t, DEL, C1). */
 // deno-lint-ignore no-control-regex -- control characters are what is tested
@@ -262,26 +262,6 @@ Deno.test("TerminalRenderer.footer() shows the error of a failed run", () => {
     out.text,
     "\nRun ended: failed (error) after 1 turn in 850 ms\n  Ollama went away\n",
   );
-});
-
-Deno.test("formatDuration() picks a unit people read at a glance", () => {
-  strictEqual(formatDuration(0), "0 ms");
-  strictEqual(formatDuration(850.4), "850 ms");
-  strictEqual(formatDuration(999.6), "1.0 s");
-  strictEqual(formatDuration(12_345), "12.3 s");
-  strictEqual(formatDuration(59_960), "1:00");
-  strictEqual(formatDuration(252_000), "4:12");
-  strictEqual(formatDuration(3_723_000), "1:02:03");
-  strictEqual(formatDuration(-5), "0 ms");
-  strictEqual(formatDuration(NaN), "0 ms");
-});
-
-Deno.test("speakerName() uses the persona name or falls back", () => {
-  const withStory = meta({ scenario: SCENARIO });
-  strictEqual(speakerName(withStory, 1), "Alice");
-  strictEqual(speakerName(withStory, 2), "Bob");
-  strictEqual(speakerName(meta(), 2), "Agent 2");
-  strictEqual(speakerName(undefined, 1), "Agent 1");
 });
 
 Deno.test("TerminalRenderer rejects a width below 20", () => {
