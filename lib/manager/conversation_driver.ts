@@ -26,7 +26,8 @@ import {
 import { transitionStatus } from "../bus/status_transition.ts";
 import type { TicketOutcome } from "../bus/ticket_reader.ts";
 import { DialogueError } from "../base/dialogue_error.ts";
-import { ResponseRouter, type TicketSettler } from "./response_router.ts";
+import { ResponseRouter } from "./response_router.ts";
+import type { TicketSettler } from "./turn_acceptance.ts";
 import type { TurnStop } from "./response_decision.ts";
 import { endRun } from "./run_ending.ts";
 import { writeScenario } from "./scenario_writer.ts";

@@ -5,41 +5,34 @@
  * which also takes over tickets of dead processes); each is handled by that
  * conversation's {@linkcode ConversationDriver}, one at a time per
  * conversation (a promise chain per id) and many conversations at once. The
- * deadline keeper ends runs whose time is up.
+ * deadline keeper ends runs whose time is up. A handler that throws is the
+ * {@linkcode TicketFailures}'s to retry or fail.
  *
  * With `until`, the pool stops once those conversations ended (however they
- * ended: every ending publishes an `ended` event on `dispatchKeys.events`).
+ * ended: the {@linkcode EndingWatch} sees every `ended` event).
  *
  * @module
  */
-import { sleep } from "../base/backoff.ts";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
-import type { ConversationStatus, StopReason } from "../model/conversation_meta.ts";
 import type { LlmBackend } from "../llm/llm_backend.ts";
 import { ManagerTicket } from "../bus/dispatch.ts";
-import { conversationKeys, dispatchKeys, MANAGERS_GROUP } from "../bus/keys.ts";
+import { dispatchKeys, MANAGERS_GROUP } from "../bus/keys.ts";
 import { type HeldTicket, type TicketOutcome, TicketReader } from "../bus/ticket_reader.ts";
-import { isRedisOutage, OutageGuard } from "../bus/redis_outage.ts";
-import { DialogueError } from "../base/dialogue_error.ts";
-import { log } from "../base/logger.ts";
 import { ConversationDriver, type DriverContext } from "./conversation_driver.ts";
 import { Slots } from "./slots.ts";
 import { DeadlineKeeper } from "./deadline_keeper.ts";
-import { endRun } from "./run_ending.ts";
+import { EndingWatch, type PoolEnding } from "./ending_watch.ts";
+import { TicketFailures } from "./ticket_failures.ts";
 
-/** A manager ticket held by this process. */
+/** A manager ticket held by this process, as the pool's handlers receive it. */
 export type HeldManagerTicket = HeldTicket<ManagerTicket>;
 
-/** Where tickets come from: a {@linkcode TicketReader} or a test's stand-in. */
+/**
+ * Where tickets come from: a {@linkcode TicketReader} or a test's stand-in
+ * (which needs only these three methods).
+ */
 export type TicketSource = Pick<TicketReader<ManagerTicket>, "serve" | "touch" | "close">;
-
-/** How a watched conversation ended. */
-export interface PoolEnding {
-  status: ConversationStatus;
-  stop_reason?: StopReason | undefined;
-  turns: number;
-}
 
 /** Options of {@linkcode runManagerPool}. */
 export interface RunManagerPoolOptions {
@@ -65,13 +58,10 @@ export interface RunManagerPoolOptions {
   scenarioConcurrency?: number;
 }
 
-/** Every inbox stream of `partitions`. */
+/** Every inbox stream of `partitions`: the streams the pool's `TicketReader` serves. */
 export function inboxStreams(partitions: number): string[] {
   return Array.from({ length: partitions }, (_, p) => dispatchKeys.inbox(p));
 }
-
-/** Failures of one ticket before the run is failed rather than retried. */
-const MAX_TICKET_FAILURES = 5;
 
 /**
  * Serves manager tickets until `signal` aborts or the `until` conversations
@@ -91,6 +81,7 @@ export async function runManagerPool(
   }
 }
 
+/** The pool's lifecycle: its tasks, its drivers, one promise chain per conversation. */
 class _Pool {
   readonly #options: RunManagerPoolOptions;
   readonly #stop = new AbortController();
@@ -98,12 +89,10 @@ class _Pool {
   readonly #context: DriverContext;
   readonly #drivers = new Map<string, ConversationDriver>();
   readonly #chains = new Map<string, Promise<unknown>>();
-  readonly #failures = new Map<string, number>();
-  readonly #ended = new Map<string, PoolEnding>();
-  readonly #subscriber: Redis;
+  readonly #failures: TicketFailures;
+  readonly #watch: EndingWatch;
   readonly #tickets: TicketSource;
   readonly #ownsTickets: boolean;
-  #fatal: unknown;
 
   constructor(options: RunManagerPoolOptions) {
     this.#options = options;
@@ -115,7 +104,17 @@ class _Pool {
       scenarioSlots: new Slots(options.scenarioConcurrency ?? 4),
       signal: this.#signal,
     };
-    this.#subscriber = options.redis.duplicate({ connectionName: "dialogue-manager-events" });
+    this.#failures = new TicketFailures(options.redis, {
+      retentionSeconds: options.config.retention.seconds,
+      signal: this.#signal,
+    });
+    this.#watch = new EndingWatch(options.redis, {
+      until: options.until,
+      redisConfig: options.config.redis,
+      signal: this.#signal,
+      onEvent: (id) => this.#drivers.delete(id),
+      onDone: () => this.#stop.abort(),
+    });
     this.#ownsTickets = options.tickets === undefined;
     this.#tickets = options.tickets ?? new TicketReader(options.redis, {
       streams: () => inboxStreams(options.config.dispatch.partitions),
@@ -130,7 +129,7 @@ class _Pool {
 
   async run(): Promise<Map<string, PoolEnding>> {
     const { until } = this.#options;
-    if (until) await this.#watchEndings();
+    if (until) await this.#watch.subscribe();
     const keeper = new DeadlineKeeper(this.#options.redis, {
       onDue: async (ids) => {
         await Promise.all(ids.map((id) =>
@@ -148,15 +147,15 @@ class _Pool {
       }),
       keeper.run(this.#signal),
     ];
-    if (until instanceof Set) tasks.push(this.#checkWatched(until));
+    if (until instanceof Set) tasks.push(this.#watch.poll(until));
     await Promise.all(tasks);
-    if (this.#fatal) throw this.#fatal;
-    return this.#ended;
+    if (this.#watch.fatal) throw this.#watch.fatal;
+    return this.#watch.endings;
   }
 
   async close(): Promise<void> {
     this.#stop.abort();
-    this.#subscriber.disconnect();
+    this.#watch.close();
     if (this.#ownsTickets) await this.#tickets.close();
   }
 
@@ -175,50 +174,14 @@ class _Pool {
             seq: ticket.seq,
             settle: (p) => p.xack(held.stream, MANAGERS_GROUP, held.id),
           });
-        this.#failures.delete(held.id);
+        this.#failures.forget(held.id);
         if (driver.ended) this.#drivers.delete(id);
         return outcome;
       } catch (error) {
-        return await this.#failed(held, error);
+        this.#drivers.delete(id); // Re-read everything next time.
+        return await this.#failures.failed(held, error);
       }
     });
-  }
-
-  /** A handler failed: retried (released) unless it keeps failing, then the run fails. */
-  async #failed(held: HeldManagerTicket, error: unknown): Promise<TicketOutcome> {
-    const id = held.ticket.conversation_id;
-    this.#drivers.delete(id); // Re-read everything next time.
-    if (this.#signal.aborted) return "release";
-    if (isRedisOutage([this.#options.redis], error)) {
-      // Not the ticket's fault: it waits, released, for Redis to come back.
-      await sleep(500, this.#signal);
-      return "release";
-    }
-    const failures = (this.#failures.get(held.id) ?? 0) + 1;
-    this.#failures.set(held.id, failures);
-    const message = (error as Error)?.message ?? String(error);
-    if (failures < MAX_TICKET_FAILURES && !(error instanceof DialogueError)) {
-      log("manager").warn("Ticket {kind} of {id} failed ({error}); retrying", {
-        kind: held.ticket.kind,
-        id,
-        error: message,
-      });
-      await new Promise((r) => setTimeout(r, 100 * failures));
-      return "release";
-    }
-    this.#failures.delete(held.id);
-    log("manager").error("Ticket {kind} of {id} failed for good: {error}", {
-      kind: held.ticket.kind,
-      id,
-      error: message,
-    });
-    await endRun(this.#options.redis, id, {
-      status: "failed",
-      reason: "error",
-      detail: `The manager could not handle the run: ${message}`,
-      retentionSeconds: this.#options.config.retention.seconds,
-    }).catch(() => {});
-    return "ack";
   }
 
   /** Runs `fn` on conversation `id`'s driver after every earlier call for `id`. */
@@ -238,78 +201,4 @@ class _Pool {
     });
     return next;
   }
-
-  /** Subscribes to `ended` events for `until`. */
-  async #watchEndings(): Promise<void> {
-    this.#subscriber.on("message", (_channel: string, text: string) => {
-      let event: { type?: string; id?: string } & Partial<PoolEnding>;
-      try {
-        event = JSON.parse(text);
-      } catch {
-        return; // "models" and other plain notes.
-      }
-      if (event?.type !== "ended" || typeof event.id !== "string") return;
-      this.#drivers.delete(event.id);
-      this.#noteEnded(event.id, {
-        status: event.status as ConversationStatus,
-        stop_reason: event.stop_reason,
-        turns: Number(event.turns ?? 0),
-      });
-    });
-    this.#subscriber.on("error", () => {}); // Reconnects on its own; the status check covers gaps.
-    await this.#subscriber.subscribe(dispatchKeys.events);
-  }
-
-  #noteEnded(id: string, ending: PoolEnding): void {
-    const { until } = this.#options;
-    if (!until) return;
-    if (until instanceof Set) {
-      if (!until.has(id)) return;
-      this.#ended.set(id, ending);
-      if (this.#ended.size === until.size) this.#stop.abort();
-    } else if ((until as (id: string) => boolean)(id)) {
-      this.#ended.set(id, ending);
-      this.#stop.abort();
-    }
-  }
-
-  /**
-   * Checks the watched conversations' status now and every few seconds, in
-   * case an `ended` event was missed (an outage); gives up on Redis after
-   * `redis.max_unavailable_seconds`.
-   */
-  async #checkWatched(ids: ReadonlySet<string>): Promise<void> {
-    const { redis, config } = this.#options;
-    const guard = new OutageGuard(config.redis, [redis], { signal: this.#signal });
-    while (!this.#signal.aborted) {
-      try {
-        await guard.run(async () => {
-          for (const id of ids) {
-            if (this.#ended.has(id)) continue;
-            const [status, reason, turns] = await redis.hmget(
-              conversationKeys(id).meta,
-              "status",
-              "stop_reason",
-              "turns",
-            );
-            if (status !== "running" && status !== "pending") {
-              this.#noteEnded(id, {
-                status: (status ?? "failed") as ConversationStatus,
-                stop_reason: (reason ?? undefined) as StopReason | undefined,
-                turns: Number(turns ?? 0),
-              });
-            }
-          }
-        });
-      } catch (error) {
-        if (this.#signal.aborted) return;
-        this.#fatal = error;
-        this.#stop.abort();
-        return;
-      }
-      await sleep(2000, this.#signal);
-    }
-  }
 }
-
-/** A connection-level failure, as opposed to a bug or a Redis error reply. */

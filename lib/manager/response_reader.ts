@@ -3,11 +3,12 @@
  * with the one consumer name every manager process shares, so a process
  * that takes a conversation over reads the entries another left pending
  * (from id "0") before new ones (">"). Entries are decoded and validated
- * once; what does not decode is returned for dead-lettering.
+ * once; what does not decode is returned for dead-lettering (see
+ * `response_dead_letter.ts`).
  *
  * @module
  */
-import type { ChainableCommander, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { conversationKeys, MANAGER_GROUP } from "../bus/keys.ts";
 import {
   decodeEntry,
@@ -85,30 +86,4 @@ export async function readResponses(
     }
   }
   return batch;
-}
-
-/**
- * Queues on `pipeline` the move of a response entry to the conversation's
- * dead-letter stream (same fields as `StreamQueue`'s: source, source_id,
- * reason, raw) and its acknowledgement.
- */
-export function queueDeadLetter(
-  pipeline: ChainableCommander,
-  id: string,
-  entry: { stream: string; id: string; fields?: string[] | undefined; reason: string },
-): void {
-  const keys = conversationKeys(id);
-  pipeline.xadd(
-    keys.deadLetter,
-    "*",
-    "source",
-    entry.stream,
-    "source_id",
-    entry.id,
-    "reason",
-    entry.reason.slice(0, 2000),
-    "raw",
-    JSON.stringify(entry.fields ?? []).slice(0, 64_000),
-  );
-  pipeline.xack(entry.stream, MANAGER_GROUP, entry.id);
 }
