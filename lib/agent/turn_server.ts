@@ -16,6 +16,7 @@ import { addManagerTicket } from "../bus/dispatch.ts";
 import { encodeEntry } from "../bus/stream_entry.ts";
 import { runScript } from "../bus/scripts.ts";
 import { endRun } from "../manager/run_ending.ts";
+import { queueDeadLetterEntry } from "../bus/dead_letter.ts";
 import { log } from "../base/logger.ts";
 import { decideTurn, type TurnClaim } from "./turn_decision.ts";
 import { readTurn } from "./turn_reader.ts";
@@ -100,18 +101,12 @@ export async function serveTurn(
       reason,
     });
     await settle((p) =>
-      p.xadd(
-        keys.deadLetter,
-        "*",
-        "source",
-        keys.requests(options.streamSlot),
-        "source_id",
-        claim.request,
-        "reason",
-        reason.slice(0, 2000),
-        "raw",
-        JSON.stringify({ ticket: claim, model: options.model }).slice(0, 64_000),
-      )
+      queueDeadLetterEntry(p, keys.deadLetter, {
+        source: keys.requests(options.streamSlot),
+        sourceId: claim.request,
+        reason,
+        raw: { ticket: claim, model: options.model },
+      })
     );
     return { settlement: "settled", outcome: "dead_lettered", reason };
   };

@@ -14,6 +14,7 @@ import {
   type RawFields,
   type StreamEntry,
 } from "./stream_entry.ts";
+import { queueDeadLetterEntry } from "./dead_letter.ts";
 import { log } from "../base/logger.ts";
 
 /** One entry as `XREADGROUP`/`XAUTOCLAIM` return it in Buffer mode: id and fields. */
@@ -71,18 +72,11 @@ async function _deadLetter(
     "Moved invalid entry {id} of {stream} to {dead}: {reason}",
     { id, stream, dead: options.deadLetter, reason },
   );
-  const raw = JSON.stringify(entry.fields).slice(0, 64_000);
-  await redis.xadd(
-    options.deadLetter,
-    "*",
-    "source",
-    stream,
-    "source_id",
-    id,
-    "reason",
-    reason.slice(0, 2000),
-    "raw",
-    raw,
-  );
+  await queueDeadLetterEntry(redis, options.deadLetter, {
+    source: stream,
+    sourceId: id,
+    reason,
+    raw: entry.fields,
+  });
   await redis.xack(stream, options.group, id);
 }

@@ -11,6 +11,7 @@ import type { ChainableCommander } from "ioredis";
 import type { DialogMessage } from "../model/dialog_message.ts";
 import { conversationKeys, MANAGER_GROUP } from "../bus/keys.ts";
 import { encodeEntry } from "../bus/stream_entry.ts";
+import { queueDeadLetterEntry } from "../bus/dead_letter.ts";
 import { log } from "../base/logger.ts";
 
 /** A response entry to dead-letter: its raw fields, or the decoded message to encode again. */
@@ -43,17 +44,11 @@ export function queueDeadLetter(
     reason: entry.reason,
   });
   const fields = entry.fields ?? (entry.message ? encodeEntry(entry.message) : undefined);
-  pipeline.xadd(
-    conversationKeys(id).deadLetter,
-    "*",
-    "source",
-    entry.stream,
-    "source_id",
-    entry.id,
-    "reason",
-    entry.reason.slice(0, 2000),
-    "raw",
-    JSON.stringify(fields ?? []).slice(0, 64_000),
-  );
+  queueDeadLetterEntry(pipeline, conversationKeys(id).deadLetter, {
+    source: entry.stream,
+    sourceId: entry.id,
+    reason: entry.reason,
+    raw: fields ?? [],
+  });
   pipeline.xack(entry.stream, MANAGER_GROUP, entry.id);
 }
