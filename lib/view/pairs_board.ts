@@ -52,6 +52,38 @@ export function formatPairLine(state: PairState, width: number): string {
   return `${head}  …${tail}`;
 }
 
+/**
+ * Time left for the runs still open, from the pace so far: turns to go at
+ * the turns per millisecond seen since `startedAt`. Undefined until a turn
+ * is done (nothing to go on). A run ended early (a loop, an error) has no
+ * turns to go.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { estimateRemainingMs } from "./pairs_board.ts";
+ * const states = [
+ *   { id: "a", turns: 4, maxTurns: 8, status: "running" as const },
+ *   { id: "b", turns: 4, maxTurns: 8, status: "running" as const },
+ * ];
+ * strictEqual(estimateRemainingMs(states, 0, 8000), 8000);
+ * ```
+ */
+export function estimateRemainingMs(
+  states: readonly PairState[],
+  startedAt: number,
+  now: number,
+): number | undefined {
+  let done = 0;
+  let left = 0;
+  for (const s of states) {
+    done += s.turns;
+    if (!s.stopReason) left += Math.max(0, s.maxTurns - s.turns);
+  }
+  if (done === 0 || now <= startedAt) return undefined;
+  return (left * (now - startedAt)) / done;
+}
+
 /** Options of a {@linkcode PairsBoard}. */
 export interface PairsBoardOptions {
   writer: TextWriter;
@@ -61,6 +93,8 @@ export interface PairsBoardOptions {
   width: number;
   height: number;
   paint: Paint;
+  /** Clock, for the estimate of the time left. @default Date.now */
+  now?: () => number;
 }
 
 /** Keeps the state of many conversations and draws it. */
@@ -68,11 +102,13 @@ export class PairsBoard {
   readonly #opts: PairsBoardOptions;
   readonly #states = new Map<string, PairState>();
   #drawnLines = 0;
+  readonly #startedAt: number;
   #dirty = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ids: readonly string[], maxTurns: number, options: PairsBoardOptions) {
     this.#opts = options;
+    this.#startedAt = (options.now ?? Date.now)();
     for (const id of ids) this.#states.set(id, { id, turns: 0, maxTurns, status: "pending" });
   }
 
@@ -156,9 +192,19 @@ export class PairsBoard {
     if (shown.length < states.length) {
       lines.push(paint.dim(`… and ${states.length - shown.length} more`));
     }
-    lines.push(`${this.#counter()} ended`);
+    const left = estimateRemainingMs(states, this.#startedAt, (this.#opts.now ?? Date.now)());
+    const turns = states.reduce((sum, st) => sum + st.turns, 0);
+    lines.push(
+      `${this.#counter()} ended · ${turns} turns` +
+        (left !== undefined && this.open().length > 0 ? ` · about ${_seconds(left)} left` : ""),
+    );
     const up = this.#drawnLines > 0 ? `\x1b[${this.#drawnLines}A` : "";
     this.#opts.writer.write(up + lines.map((l) => `\r\x1b[2K${l}\n`).join(""));
     this.#drawnLines = lines.length;
   }
+}
+
+function _seconds(ms: number): string {
+  const s = Math.ceil(ms / 1000);
+  return s < 120 ? `${s} s` : `${Math.ceil(s / 60)} min`;
 }

@@ -1,6 +1,6 @@
 /** The --pairs board: one line per conversation, ended runs printed once, model text made inert. */
 import assert from "node:assert/strict";
-import { formatPairLine, PairsBoard } from "../../lib/view/pairs_board.ts";
+import { estimateRemainingMs, formatPairLine, PairsBoard } from "../../lib/view/pairs_board.ts";
 import { paint } from "../../lib/view/terminal.ts";
 
 function board(ids: string[], live = false) {
@@ -71,4 +71,35 @@ Deno.test("PairsBoard on a terminal redraws its block in place and sums up what 
     out().slice(first.length).startsWith("\x1b[9A"),
     JSON.stringify(out().slice(first.length, first.length + 8)),
   );
+});
+
+Deno.test("the board's last line estimates the time left from the pace so far", () => {
+  let now = 0;
+  let out = "";
+  const b = new PairsBoard(["a", "b"], 8, {
+    writer: { write: (s) => out += s },
+    live: true,
+    width: 80,
+    height: 10,
+    paint: paint(false),
+    now: () => now,
+  });
+  now = 4000;
+  b.apply({ type: "progress", id: "a", turns: 4, max_turns: 8, status: "running" });
+  b.apply({ type: "progress", id: "b", turns: 4, max_turns: 8, status: "running" });
+  b.close();
+  assert.match(out, /\[0\/2\] ended · 8 turns · about 4 s left/);
+});
+
+Deno.test("estimateRemainingMs() has nothing to say before the first turn and counts no turns for a run ended early", () => {
+  const running = { id: "a", turns: 0, maxTurns: 8, status: "running" as const };
+  assert.equal(estimateRemainingMs([running], 0, 1000), undefined);
+  const ended = {
+    id: "b",
+    turns: 2,
+    maxTurns: 8,
+    status: "completed" as const,
+    stopReason: "loop" as const,
+  };
+  assert.equal(estimateRemainingMs([ended, { ...running, turns: 2 }], 0, 4000), 6000);
 });
