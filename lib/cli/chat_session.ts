@@ -1,6 +1,6 @@
 /**
- * `deno task chat`: everything one command does. Checks Redis (starting a
- * private one when none is configured or running) and Ollama, creates one or
+ * `deno task chat`: everything one command does. Checks Redis (the local
+ * store when none is configured or running, see `redis_location.ts`) and Ollama, creates one or
  * `--pairs N` conversations, runs them through one manager pool and a few
  * agent pool processes that it supervises (a child that dies is started
  * again and the runs go on from Redis), shows the run live, and prints the
@@ -30,7 +30,7 @@ import { formatAnalysisText } from "../analysis/report/analysis_report.ts";
 import { compareRuns, formatComparisonText } from "../analysis/run_comparison.ts";
 import { watchConversation } from "../view/conversation_view.ts";
 import { TerminalRenderer } from "../view/terminal_renderer.ts";
-import { type EmbeddedRedis, isListening, startEmbeddedRedis } from "./embedded_redis.ts";
+import { resolveRedis } from "./redis_location.ts";
 import { spawnRole } from "./process_roles.ts";
 import { type ChildSpec, type RestartPolicy, Supervisor } from "./supervisor.ts";
 
@@ -67,9 +67,7 @@ const GRACE_MS = 5000;
  * completed, 130 when interrupted, 1 otherwise.
  */
 export async function runChat(options: ChatOptions): Promise<number> {
-  let { config } = options;
-  const embedded = await _resolveRedis(options);
-  if (embedded) config = { ...config, redis: { ...config.redis, url: embedded.url } };
+  const config = await _resolveRedis(options);
   let redis: Redis | undefined;
   let supervisor: Supervisor | undefined;
   let ids: string[] = [];
@@ -111,7 +109,6 @@ export async function runChat(options: ChatOptions): Promise<number> {
   } finally {
     await supervisor?.stop({ graceMs: 0 });
     await closeRedis(redis);
-    await embedded?.stop();
   }
 }
 
@@ -224,17 +221,10 @@ async function _report(redis: Redis, ids: string[], options: ChatOptions): Promi
 }
 
 /**
- * A private redis-server when Redis is left at its default location
- * (no URL, 127.0.0.1:6379) and nothing listens there.
+ * The configuration with Redis located: `deno task chat` has done this in its
+ * `loadConfig` already (a no-op then); a caller of `runChat` with a config of
+ * its own gets the same local store, which outlives the run.
  */
-async function _resolveRedis(options: ChatOptions): Promise<EmbeddedRedis | undefined> {
-  const { redis } = options.config;
-  const isDefault = !redis.url && redis.host === "127.0.0.1" && redis.port === 6379;
-  if (!isDefault) return undefined;
-  if (await isListening(redis.host, redis.port)) return undefined;
-  const embedded = await startEmbeddedRedis();
-  console.error(
-    `chat: no Redis at ${redis.host}:${redis.port}; started a private redis-server on port ${embedded.port} for this run (it stops at the end; set REDIS_URL to keep runs)`,
-  );
-  return embedded;
+async function _resolveRedis(options: ChatOptions): Promise<Config> {
+  return await resolveRedis(options.config, { command: "chat" });
 }

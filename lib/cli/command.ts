@@ -47,6 +47,7 @@ import {
   type FlagValues,
 } from "./flag_spec.ts";
 import { nearestName } from "./nearest_name.ts";
+import { resolveRedis } from "./redis_location.ts";
 
 export type { FlagSpec, FlagSpecs, FlagType, FlagValues } from "./flag_spec.ts";
 
@@ -65,7 +66,11 @@ export interface CommandContext<F extends FlagSpecs> {
   positionals: string[];
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
-  /** The configuration: --config file < environment < the config flags given < `extra`. */
+  /**
+   * The configuration: --config file < environment < the config flags given < `extra`;
+   * with no Redis configured and none on 127.0.0.1:6379, `redis.url` is the local
+   * store's (found or started, see `redis_location.ts`).
+   */
   loadConfig(extra?: ConfigLayer): Promise<Config>;
 }
 
@@ -229,8 +234,11 @@ export async function runCommand<F extends FlagSpecs>(
       values: parsed.values,
       positionals: parsed.positionals,
       signal,
-      loadConfig: (extra = {}) =>
-        configFromFlags(parsed.configValues, mergeLayers(parsed.configLayer, extra)),
+      loadConfig: async (extra = {}) =>
+        await resolveRedis(
+          await configFromFlags(parsed.configValues, mergeLayers(parsed.configLayer, extra)),
+          { command: definition.name },
+        ),
     });
   });
 }

@@ -9,15 +9,27 @@
 export type Role = "manager" | "agent" | "observer" | "analyze";
 
 /**
+ * What every command needs to find or start the local Redis: write for its
+ * folder, lock and record; run for redis-server (`local_redis.ts`).
+ */
+const _LOCAL_REDIS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run=redis-server",
+];
+
+/**
  * Permissions per role. Network: Redis and Ollama hosts are the user's to
  * choose. Env: ioredis' `debug` dependency lists the whole environment.
  * Read: config, story, prompt and CA files may live anywhere.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly string[]>> = {
-  manager: ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname"],
-  agent: ["--allow-net", "--allow-env", "--allow-read", "--allow-sys=hostname"],
-  observer: ["--allow-net", "--allow-env", "--allow-read"],
-  analyze: ["--allow-net", "--allow-env", "--allow-read", "--allow-write"],
+  manager: [..._LOCAL_REDIS, "--allow-sys=hostname"],
+  agent: [..._LOCAL_REDIS, "--allow-sys=hostname"],
+  observer: _LOCAL_REDIS,
+  analyze: _LOCAL_REDIS,
 };
 
 /** Options of {@linkcode spawnRole}. */
