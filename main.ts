@@ -18,8 +18,8 @@ export const CHAT_COMMAND = defineCommand({
   usage: ["deno task chat [options]"],
   summary: `Runs one conversation between two LLM personas (or --pairs N at once) and
 shows it live:
-  1. checks Redis (starts a private redis-server when none is configured or
-     running) and Ollama (the models must be pulled, or pass --pull);
+  1. checks Redis (the local store when none is configured or running; see
+     'deno task redis') and Ollama (the models must be pulled, or pass --pull);
   2. starts one manager pool, which writes each story and two personas, and
      --workers agent pools; a child that dies is started again and the runs
      go on from Redis;
