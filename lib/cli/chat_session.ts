@@ -9,7 +9,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { type Config, INHERITED_CONFIG_VAR } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { Scenario } from "../model/story.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
@@ -140,9 +140,11 @@ function _startChildren(
   const childLogging = config.logging.level === "info"
     ? { ...config.logging, level: "warning" as const }
     : config.logging;
-  const env = { [INHERITED_CONFIG_VAR]: JSON.stringify({ ...config, logging: childLogging }) };
+  // On each child's stdin, never in its environment (`ps eww` shows that):
+  // a restarted child is fed the same text through a fresh pipe.
+  const childConfig = JSON.stringify({ ...config, logging: childLogging });
   const supervisor = new Supervisor({
-    spawn: (spec: ChildSpec) => spawnRole(spec.role, { args: spec.args, env }),
+    spawn: (spec: ChildSpec) => spawnRole(spec.role, { args: spec.args, config: childConfig }),
     ...(options.restartPolicy ? { policy: options.restartPolicy } : {}),
     // A child that died with Redis away would only fail again: wait for it.
     canRestart: async () => await redis.ping().then(() => true, () => false),

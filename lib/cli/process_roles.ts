@@ -4,6 +4,9 @@
  *
  * @module
  */
+import { INHERITED_CONFIG_VAR } from "../config/config.ts";
+import { ENV_VARS } from "../config/config_layer.ts";
+import { INHERITED_FROM_STDIN } from "../config/inherited_config.ts";
 
 /** Entrypoints that run as their own processes. */
 export type Role = "manager" | "agent" | "observer" | "analyze";
@@ -35,7 +38,15 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly string[]>> = {
 /** Options of {@linkcode spawnRole}. */
 export interface SpawnRoleOptions {
   args: string[];
+  /** Added to the child's environment. */
   env?: Record<string, string>;
+  /**
+   * The merged configuration as JSON, secrets included. Written to the
+   * child's stdin and closed (the child finds `DIALOGUE_CONFIG_FROM=stdin`);
+   * the configuration variables (`REDIS_URL`, …) are left out of the child's
+   * environment, since this text already holds what they said.
+   */
+  config?: string;
 }
 
 /**
@@ -59,11 +70,56 @@ export function spawnRole(role: Role, options: SpawnRoleOptions): Deno.ChildProc
       script,
       ...options.args,
     ]];
-  return new Deno.Command(command, {
+  if (options.config === undefined) {
+    return new Deno.Command(command, {
+      args,
+      env: options.env ?? {},
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn();
+  }
+  const child = new Deno.Command(command, {
     args,
-    env: options.env ?? {},
-    stdin: "null",
+    clearEnv: true,
+    env: { ...childEnv(Deno.env.toObject()), ...options.env },
+    stdin: "piped",
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
+  _feed(child.stdin, options.config);
+  return child;
+}
+
+/**
+ * The environment of a child that gets its configuration on stdin: the
+ * parent's, without the variables the configuration is made of (which may
+ * hold credentials, e.g. `REDIS_URL`) or an older inherited config, plus the
+ * marker telling the child to read stdin.
+ *
+ * @example
+ * ```ts
+ * import { deepStrictEqual } from "node:assert/strict";
+ * import { childEnv } from "./process_roles.ts";
+ * deepStrictEqual(childEnv({ HOME: "/home/a", REDIS_URL: "redis://:pw@h" }), {
+ *   HOME: "/home/a",
+ *   DIALOGUE_CONFIG_FROM: "stdin",
+ * });
+ * ```
+ */
+export function childEnv(parent: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parent)) {
+    if (!(name in ENV_VARS) && name !== "DIALOGUE_CONFIG_JSON") env[name] = value;
+  }
+  env[INHERITED_CONFIG_VAR] = INHERITED_FROM_STDIN;
+  return env;
+}
+
+/** Writes the configuration and closes the pipe; a child that died first is the supervisor's concern. */
+function _feed(stdin: WritableStream<Uint8Array>, text: string): void {
+  const writer = stdin.getWriter();
+  writer.write(new TextEncoder().encode(text))
+    .then(() => writer.close())
+    .catch(() => writer.abort().catch(() => {}));
 }

@@ -17,6 +17,7 @@ import { usageError } from "../base/dialogue_error.ts";
 import { logFormatProblem } from "../base/log_pattern.ts";
 import { PROMPT_MAX_CHARS, readConfigFile, readNamedFiles } from "./config_files.ts";
 import { joinProblems, problemLines } from "./config_problems.ts";
+import { readInheritedConfig } from "./inherited_config.ts";
 
 export type { ConfigLayer } from "./config_layer.ts";
 
@@ -178,8 +179,12 @@ export const Config = z.strictObject({
 /** The validated configuration. */
 export type Config = z.infer<typeof Config>;
 
-/** Set by `main.ts` for its children: the already-merged config as JSON. */
-export const INHERITED_CONFIG_VAR = "DIALOGUE_CONFIG_JSON";
+/**
+ * Set to `stdin` by `main.ts` for its children: the already-merged config
+ * arrives as JSON on standard input, never in the environment, where `ps eww`
+ * would show its secrets (lib/config/inherited_config.ts).
+ */
+export const INHERITED_CONFIG_VAR = "DIALOGUE_CONFIG_FROM";
 
 /** Where configuration comes from. */
 export interface LoadConfigOptions {
@@ -189,6 +194,8 @@ export interface LoadConfigOptions {
   flags?: ConfigLayer;
   /** Environment lookup. @default Deno.env.get */
   env?: (name: string) => string | undefined;
+  /** Where a child reads its parent's config. @default Deno.stdin */
+  stdin?: { readable: ReadableStream<Uint8Array>; isTerminal(): boolean };
 }
 
 /**
@@ -208,7 +215,10 @@ export async function loadConfig(
   // A child of main.ts inherits its parent's environment too: the parent's
   // merged config (flags included) must win over it.
   const inherited = env(INHERITED_CONFIG_VAR);
-  if (inherited) layers.push(_parseInherited(inherited));
+  if (inherited) {
+    const text = await readInheritedConfig(INHERITED_CONFIG_VAR, inherited, options.stdin);
+    layers.push(_parseInherited(text));
+  }
   if (options.flags) layers.push(options.flags);
   const config = parseConfig(layers.reduce(mergeLayers, {}));
   return await readNamedFiles(config);
@@ -257,7 +267,7 @@ function _parseInherited(raw: string): ConfigLayer {
     if (isPlainObject(value)) return value;
   } catch { /* reported below */ }
   throw usageError(
-    `Cannot read ${INHERITED_CONFIG_VAR} as it is not a JSON object: unset it`,
+    `Cannot read the configuration on stdin (${INHERITED_CONFIG_VAR}) as it is not a JSON object: unset ${INHERITED_CONFIG_VAR}`,
   );
 }
 

@@ -259,14 +259,23 @@ Deno.test("DIALOGUE_MODEL, like --model, sets the manager's model as well as the
   assert.equal(specific.manager.model, "boss", "the specific variable wins");
 });
 
-Deno.test("loadConfig() reads the inherited DIALOGUE_CONFIG_JSON layer, secrets included", async () => {
+/** A child's standard input holding `text`, as main.ts writes it. */
+function stdinOf(text: string) {
+  return {
+    readable: ReadableStream.from([new TextEncoder().encode(text)]),
+    isTerminal: () => false,
+  };
+}
+
+Deno.test("loadConfig() reads the inherited layer from stdin, secrets included", async () => {
   const parent = parseConfig({
     redis: { url: "redis://127.0.0.1:6399", password: "pw" },
     conversation: { max_turns: 7 },
     prompts: { first_turn: "Open with {{name}}." },
   });
   const config = await loadConfig({
-    env: envOf({ [INHERITED_CONFIG_VAR]: JSON.stringify(parent) }),
+    env: envOf({ [INHERITED_CONFIG_VAR]: "stdin" }),
+    stdin: stdinOf(JSON.stringify(parent)),
   });
   assert.deepEqual(config, parent);
 });
@@ -276,24 +285,39 @@ Deno.test("loadConfig() lets only the child's own flags override the inherited l
   // inherits the environment must not let it undo the parent's flags.
   const parent = parseConfig({ conversation: { max_turns: 7 }, ollama: { host: "http://flag:1" } });
   const env = envOf({
-    [INHERITED_CONFIG_VAR]: JSON.stringify(parent),
+    [INHERITED_CONFIG_VAR]: "stdin",
     DIALOGUE_MAX_TURNS: "100",
     OLLAMA_HOST: "http://env:2",
   });
-  const child = await loadConfig({ env });
+  const stdin = stdinOf(JSON.stringify(parent));
+  const child = await loadConfig({ env, stdin });
   assert.equal(child.conversation.max_turns, 7);
   assert.equal(child.ollama.host, "http://flag:1");
-  const withFlag = await loadConfig({ env, flags: { conversation: { max_turns: 3 } } });
+  // Read once per process: a second load gets the same text.
+  const withFlag = await loadConfig({ env, stdin, flags: { conversation: { max_turns: 3 } } });
   assert.equal(withFlag.conversation.max_turns, 3);
 });
 
-Deno.test("loadConfig() rejects a DIALOGUE_CONFIG_JSON that is not a JSON object", async () => {
-  for (const raw of ["{not json", "[1, 2]", "42"]) {
+Deno.test("loadConfig() rejects an inherited config that is not a JSON object, or not on stdin", async () => {
+  for (const raw of ["{not json", "[1, 2]", "42", ""]) {
     await assertUsageRejects(
-      () => loadConfig({ env: envOf({ [INHERITED_CONFIG_VAR]: raw }) }),
+      () => loadConfig({ env: envOf({ [INHERITED_CONFIG_VAR]: "stdin" }), stdin: stdinOf(raw) }),
       INHERITED_CONFIG_VAR,
     );
   }
+  // The old channel (JSON in the variable itself) and a terminal are refused.
+  await assertUsageRejects(
+    () => loadConfig({ env: envOf({ [INHERITED_CONFIG_VAR]: '{"redis":{}}' }) }),
+    INHERITED_CONFIG_VAR,
+  );
+  await assertUsageRejects(
+    () =>
+      loadConfig({
+        env: envOf({ [INHERITED_CONFIG_VAR]: "stdin" }),
+        stdin: { ...stdinOf("{}"), isTerminal: () => true },
+      }),
+    INHERITED_CONFIG_VAR,
+  );
 });
 
 Deno.test("loadConfig() names the path and --config when the config file is missing", async () => {

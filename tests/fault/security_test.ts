@@ -321,14 +321,12 @@ Deno.test("credentials in OLLAMA_HOST and secret config values never appear in e
       // Secrets of the wrong type in a config file (exit 2).
       runEntrypoint("manager.ts", ["--config", badPassword], { env: isolated }),
       runEntrypoint("manager.ts", ["--config", badHeader], { env: isolated }),
-      // A secret inherited from main.ts's environment, with a bad neighbour field.
+      // A secret inherited from main.ts (on stdin), with a bad neighbour field.
       runEntrypoint("agent.ts", ["--id", "1"], {
-        env: {
-          ...isolated,
-          DIALOGUE_CONFIG_JSON: JSON.stringify({
-            redis: { password: REDIS_PASSWORD, url: `redis://u:${ACL_PASSWORD}@h:1`, port: -1 },
-          }),
-        },
+        env: { ...isolated, DIALOGUE_CONFIG_FROM: "stdin" },
+        stdin: JSON.stringify({
+          redis: { password: REDIS_PASSWORD, url: `redis://u:${ACL_PASSWORD}@h:1`, port: -1 },
+        }),
       }),
     ]);
     const expectedCodes = [1, 1, 2, 2, 2];

@@ -26,6 +26,8 @@ const TASK_OF: Record<string, string> = {
 export interface SpawnOptions {
   env?: Record<string, string>;
   cwd?: string;
+  /** Written to the process's stdin, then closed (as main.ts feeds its children). */
+  stdin?: string;
 }
 
 /** Starts an entrypoint (e.g. `main.ts`) with piped output. */
@@ -35,7 +37,7 @@ export async function spawnEntrypoint(
   options: SpawnOptions = {},
 ): Promise<Deno.ChildProcess> {
   const permissions = await taskPermissions(TASK_OF[script]!);
-  return new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "--quiet",
@@ -46,10 +48,16 @@ export async function spawnEntrypoint(
     ],
     cwd: options.cwd ?? ROOT,
     env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
+    stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin)).catch(() => {});
+    await writer.close().catch(() => {});
+  }
+  return child;
 }
 
 /** What a finished entrypoint printed. */
