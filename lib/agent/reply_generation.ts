@@ -72,12 +72,24 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
     AbortSignal.timeout(Math.max(1, deadlineMs)),
   ]);
   const json = config.agents.output === "json";
+  const attempts = config.agents.max_attempts;
+  const started = performance.now();
   let problem = "";
+  /** What the last failure was: the server (busy, cut, hung) or the model's output. */
+  let blame: "server" | "model" = "model";
   let llmMs = 0;
-  for (let attempt = 1; attempt <= config.agents.max_attempts; attempt++) {
+  let received = 0;
+  /** Says the failure of `attempt`; "retrying" only when another attempt follows. */
+  const failed = async (attempt: number, text: string): Promise<void> => {
+    if (attempt >= attempts) return;
+    input.onRetry(`attempt ${attempt}/${attempts} failed: ${text}; retrying`);
+    await sleep(backoffDelay(attempt), signal);
+  };
+  for (let attempt = 1; attempt <= attempts; attempt++) {
     const field = json ? new JsonFieldStream("message") : undefined;
     let result: ChatResult;
-    const started = performance.now();
+    const callStarted = performance.now();
+    received = 0;
     try {
       result = await input.backend.chat({
         model: input.model,
@@ -93,47 +105,60 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
       }, {
         signal,
         onToken: (piece) => {
+          received += piece.length;
           const text = field ? field.push(piece) : piece;
           if (text) input.onText(text);
         },
       });
     } catch (error) {
-      llmMs += performance.now() - started;
+      llmMs += performance.now() - callStarted;
       if (!(error instanceof DialogueError)) throw error;
       if (input.shutdown.aborted) return { kind: "stopping", reason: "agent stopping" };
-      if (error.code === ErrorCode.Aborted) {
-        const why = input.cancel.aborted ? "run ended" : "deadline reached";
-        return { kind: "cancelled", reason: why };
+      if (error.code === ErrorCode.Aborted || signal.aborted) {
+        if (input.cancel.aborted) return { kind: "cancelled", reason: "run ended" };
+        return { kind: "cancelled", reason: _cutReason(seq, started, attempt, received) };
       }
       if (error.code !== ErrorCode.LlmTransient && error.code !== ErrorCode.InvalidOutput) {
         return { kind: "fatal", reason: error.message };
       }
       problem = error.message;
-      input.onRetry(`${problem}; retrying`);
-      await sleep(backoffDelay(attempt), signal);
+      blame = error.code === ErrorCode.LlmTransient ? "server" : "model";
+      await failed(attempt, problem);
       continue;
     }
     llmMs += result.wallMs;
     const reply = parseReply(result, json);
     if (reply.ok) {
-      return {
-        kind: "reply",
-        message: replyMessage(request, {
-          agent,
-          model: input.model,
-          result,
-          reply: reply.content,
-          since: input.since,
-          llmMs,
-        }),
-      };
+      const message = replyMessage(request, {
+        agent,
+        model: input.model,
+        result,
+        reply: reply.content,
+        since: input.since,
+        llmMs,
+      });
+      message.metadata.attempts = attempt;
+      if (attempt > 1) message.metadata.last_error = problem.slice(0, LAST_ERROR_CHARS);
+      return { kind: "reply", message };
     }
-    problem = reply.problem;
-    input.onRetry(`invalid reply (${problem}); retrying`);
+    problem = `invalid reply (${reply.problem})`;
+    blame = "model";
+    await failed(attempt, problem);
   }
-  return {
-    kind: "fatal",
-    reason:
-      `Agent ${agent} (${input.model}) gave no valid reply for turn ${seq} in ${config.agents.max_attempts} attempts (last: ${problem}): try another model, set agents.output to "text", or raise agents.max_attempts`,
-  };
+  const head =
+    `Agent ${agent} (${input.model}) gave no valid reply for turn ${seq} in ${attempts} attempts (last: ${problem})`;
+  const advice = blame === "server"
+    ? `the server (${input.backend.description}) is busy or unreachable: check it, or raise agents.max_attempts`
+    : `try another model, set agents.output to "text", or raise agents.max_attempts`;
+  return { kind: "fatal", reason: `${head}: ${advice}` };
+}
+
+/** Longest `metadata.last_error` recorded (the schema's bound). */
+export const LAST_ERROR_CHARS = 500;
+
+/** Why a generation stopped at the deadline, with what it had got so far. */
+function _cutReason(seq: number, started: number, attempt: number, received: number): string {
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const got = received > 0 ? `${received} characters received` : "no reply from the model yet";
+  return `turn ${seq} cut by the deadline after ${seconds} s (attempt ${attempt}, ${got})`;
 }

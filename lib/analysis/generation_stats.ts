@@ -57,6 +57,10 @@ export const AgentStats = z.object({
   truncated_replies: count,
   truncated_share: z.number().min(0).max(1),
   errors: count,
+  /** Extra LLM calls: `attempts − 1` summed over the turns that recorded `attempts`. */
+  retries: count,
+  /** Turns that needed more than one attempt. */
+  retried_turns: count,
 });
 /** Speed, latency and size figures for one agent or the whole run. */
 export type AgentStats = z.infer<typeof AgentStats>;
@@ -82,6 +86,10 @@ export const TurnRow = z.object({
   latency_ms: nonneg.nullable(),
   words: count,
   done_reason: z.string().nullable(),
+  /** LLM calls the turn took (1: no retry); null when not recorded (older runs). */
+  attempts: z.number().int().min(1).nullable(),
+  /** Why the last failed attempt failed (model or server text: escape it); null without a retry. */
+  last_error: z.string().nullable(),
   /** VADER compound score, −1..1. */
   sentiment: z.number().min(-1).max(1),
   /** The agent's own label (`metadata.sentiment`), if it gave one. */
@@ -143,6 +151,8 @@ export function generationRow(
       : round(Math.max(0, activeMs(since, r.queue_timestamp, pause))),
     words: tokenize(r.content).length,
     done_reason: m.done_reason ?? null,
+    attempts: m.attempts ?? null,
+    last_error: m.last_error ?? null,
   };
 }
 
@@ -187,5 +197,7 @@ export function agentStats(
     truncated_replies: truncated,
     truncated_share: rows.length === 0 ? 0 : round(truncated / rows.length, 4),
     errors: md.filter((m) => m.error !== undefined && m.error !== "").length,
+    retries: rows.reduce((sum, r) => sum + Math.max(0, (r.attempts ?? 1) - 1), 0),
+    retried_turns: rows.filter((r) => (r.attempts ?? 1) > 1).length,
   };
 }

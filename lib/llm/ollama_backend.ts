@@ -5,6 +5,7 @@
  */
 import { Ollama } from "ollama";
 import { redactUrl } from "../config/redaction.ts";
+import { MAX_CONTENT_CHARS } from "../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import {
   type ChatOptions,
@@ -24,7 +25,17 @@ export interface OllamaBackendOptions {
   requestTimeoutMs?: number;
   /** Extra headers (e.g. Authorization); never logged. */
   headers?: Record<string, string>;
+  /**
+   * Most characters of a reply kept in memory: past it the stream is
+   * aborted and the reply returned as cut at the length limit
+   * (`doneReason` "length"), so a runaway model cannot fill the heap.
+   * @default MAX_CONTENT_CHARS + 8192 (room for the JSON around a structured message)
+   */
+  maxContentChars?: number;
 }
+
+/** Characters a reply may have beyond {@linkcode MAX_CONTENT_CHARS} before it is cut. */
+export const CONTENT_MARGIN_CHARS = 8192;
 
 const METRIC_KEYS: (keyof GenerationMetrics)[] = [
   "eval_count",
@@ -41,12 +52,14 @@ export class OllamaBackend implements LlmBackend {
   readonly #host: string;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string> | undefined;
+  readonly #maxChars: number;
 
   constructor(options: OllamaBackendOptions) {
     this.#host = options.host;
     this.description = `Ollama at ${redactUrl(options.host)}`;
     this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
     this.#headers = options.headers;
+    this.#maxChars = options.maxContentChars ?? MAX_CONTENT_CHARS + CONTENT_MARGIN_CHARS;
   }
 
   async chat(
@@ -68,9 +81,25 @@ export class OllamaBackend implements LlmBackend {
         options: _options(request),
       });
       for await (const chunk of stream) {
-        const piece = chunk.message?.content ?? "";
+        let piece = chunk.message?.content ?? "";
         if (piece) {
           if (!firstTokenAt) firstTokenAt = performance.now();
+          const room = this.#maxChars - content.length;
+          if (piece.length >= room) {
+            // A runaway reply: keep what fits, stop reading, and hand it back
+            // as a reply cut at the length limit (never buffered whole).
+            piece = piece.slice(0, Math.max(0, room));
+            content += piece;
+            if (piece) options.onToken?.(piece);
+            stream.abort();
+            return {
+              content,
+              doneReason: "length",
+              metrics: emptyMetrics(),
+              timeToFirstTokenMs: firstTokenAt - started,
+              wallMs: performance.now() - started,
+            };
+          }
           content += piece;
           options.onToken?.(piece);
         }

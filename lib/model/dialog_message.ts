@@ -52,6 +52,13 @@ export const MessageMetadata = z.object({
   done_reason: z.string().max(40).optional(),
   sentiment: z.string().max(40).optional(),
   references: z.array(z.string().max(500)).max(20).optional(),
+  /**
+   * LLM calls the turn took, this reply's included (1: no retry). Absent in
+   * entries written before it was recorded.
+   */
+  attempts: count.min(1).max(100).optional(),
+  /** Why the last failed attempt of the turn failed, when it needed a retry (bounded). */
+  last_error: z.string().max(500).optional(),
   /** Set when the agent could not produce a valid reply (kept for the log). */
   error: z.string().max(2000).optional(),
 });

@@ -68,3 +68,19 @@ Deno.test("generationRow() reads speeds, loads and latency from one response", (
   assert.equal(s.truncated_share, 1);
   assert.equal(s.tokens_per_message.mean, 40);
 });
+
+Deno.test("agentStats() counts the retries and the turns that needed one; generationRow() shows each turn's attempts", () => {
+  const responses = [
+    reply(1, 1000, { attempts: 1 }),
+    reply(2, 2000, { attempts: 3, last_error: "Ollama at http://h answered 503: busy" }),
+    reply(3, 3000, { attempts: 2, last_error: "invalid reply (not JSON)" }),
+    reply(4, 4000, {}), // recorded before attempts existed
+  ];
+  const rows = responses.map((r) => generationRow(r, META));
+  assert.deepEqual(rows.map((r) => r.attempts), [1, 3, 2, null]);
+  assert.equal(rows[1]!.last_error, "Ollama at http://h answered 503: busy");
+  assert.equal(rows[0]!.last_error, null);
+  const s = AgentStats.parse(agentStats(rows, responses));
+  assert.equal(s.retries, 3);
+  assert.equal(s.retried_turns, 2);
+});

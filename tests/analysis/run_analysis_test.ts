@@ -160,6 +160,8 @@ Deno.test("analyzeRun() keeps one row per turn", () => {
     latency_ms: 10_000,
     words: 6,
     done_reason: "length",
+    attempts: null,
+    last_error: null,
     self_sentiment: null,
     // No scenario stored, so nothing to compare with.
     setting_similarity: null,

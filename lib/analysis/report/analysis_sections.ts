@@ -42,6 +42,7 @@ const METRICS: [string, _Cell][] = [
   ["load ms total", (s) => formatInt(s.load_duration_ms_total)],
   ["truncated", (s) => `${formatInt(s.truncated_replies)} (${formatPercent(s.truncated_share)})`],
   ["errors", (s) => formatInt(s.errors)],
+  ["retries (turns)", (s) => `${formatInt(s.retries)} (${formatInt(s.retried_turns)})`],
 ];
 
 /** Status, turns against the limit, duration against the limit, models, personas, error. */

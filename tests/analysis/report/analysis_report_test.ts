@@ -102,7 +102,7 @@ Deno.test("formatAnalysisText() shows a bus overhead nobody measured as unknown,
 
 Deno.test("formatAnalysisText() aligns the per-agent table's columns", () => {
   const lines = tableLines(formatAnalysisText(analysis()));
-  assert.equal(lines.length, 23);
+  assert.equal(lines.length, 24);
   const [header = ""] = lines;
   assert.match(header, /^Metric +Agent 1 +Agent 2 +Overall$/);
   // Right-aligned figures: every row is as wide as the header, and each
@@ -223,7 +223,7 @@ Deno.test("formatAnalysisMarkdown() renders aligned Markdown tables", () => {
   const lines = md.split("\n");
   const start = lines.findIndex((l) => l.startsWith("| Metric"));
   const table = lines.slice(start, lines.indexOf("", start));
-  assert.equal(table.length, 24);
+  assert.equal(table.length, 25);
   assert.match(table[1] ?? "", /^\| :-+ \| -+: \| -+: \| -+: \|$/);
   for (const line of table) assert.equal(line.length, table[0]?.length);
   assert.match(md, /\| tokens +\| +2,500 \| +3,000 \| +5,500 \|/);
