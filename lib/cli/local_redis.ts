@@ -61,7 +61,7 @@ export interface EnsureLocalRedisOptions {
 const _RECORD = "redis.json";
 const _LOCK = "redis.lock";
 /** A lock older than this was left by a command that died while starting the server. */
-const _STALE_LOCK_MS = 20_000;
+const _STALE_LOCK_MS = 10_000;
 
 /**
  * The user's data folder: `$DIALOGUE_HOME`, else `$XDG_DATA_HOME/dialogue-llm`,

@@ -289,3 +289,21 @@ Deno.test("without redis-server on PATH the error says to install Redis or set R
     await Deno.remove(emptyPath, { recursive: true });
   }
 });
+
+Deno.test("a lock left by a command that died while starting the server is taken over", async () => {
+  await withHome(async (home) => {
+    const lock = `${home}/redis.lock`;
+    await Deno.writeTextFile(lock, "999999\n");
+    const longAgo = new Date(Date.now() - 60_000);
+    await Deno.utime(lock, longAgo, longAgo);
+    const local = await ensureLocalRedis(home);
+    assertEquals(local.started, true);
+    assertEquals(await redisPid(local.port), local.pid);
+    await assertRejectsNotFound(lock);
+  });
+});
+
+async function assertRejectsNotFound(path: string): Promise<void> {
+  const error = await Deno.stat(path).then(() => undefined, (e) => e);
+  assert(error instanceof Deno.errors.NotFound, `${path} is removed once the server runs`);
+}
