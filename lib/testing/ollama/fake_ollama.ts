@@ -14,7 +14,8 @@ Serves a fake Ollama on 127.0.0.1 until interrupted.
   --port N    port to listen on (default 11434)
   --delay MS  delay between streamed chunks in milliseconds (default 0)
   --words N   approximate words per generated message (default 12)
-  --no-split  send multibyte characters whole (no 5 ms split): zero latency`;
+  --no-split  send multibyte characters whole (no 5 ms split): zero latency
+  -h, --help  show this help`;
 
 /** The flags of {@linkcode FAKE_OLLAMA_HELP}, parsed. */
 export interface FakeOllamaFlags {
@@ -56,7 +57,7 @@ export function parseFakeOllamaFlags(args: readonly string[]): FakeOllamaFlags {
 }
 
 if (import.meta.main) {
-  if (Deno.args.includes("--help")) {
+  if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
     console.log(FAKE_OLLAMA_HELP);
     Deno.exit(0);
   }

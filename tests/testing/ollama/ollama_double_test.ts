@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseFakeOllamaFlags } from "../../../lib/testing/ollama/fake_ollama.ts";
+import { FAKE_OLLAMA_HELP, parseFakeOllamaFlags } from "../../../lib/testing/ollama/fake_ollama.ts";
 import { MODEL, rejection, streamChat, withDouble } from "./double_helpers.ts";
 
 Deno.test("OllamaDouble rejects a missing model and malformed JSON with 400 and Go-like errors", async () => {
@@ -127,4 +127,19 @@ Deno.test("fake-ollama serves the double until SIGTERM", async () => {
   child.kill("SIGTERM");
   assert.equal((await child.status).code, 0);
   await reader.cancel();
+});
+
+Deno.test("deno task fake-ollama --help (and -h) prints the usage naming the task, not the file", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "--quiet", "fake-ollama", flag],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(stdout.trim(), FAKE_OLLAMA_HELP);
+    assert.match(stdout, /^Usage: deno task fake-ollama /);
+    assert.ok(!stdout.includes(".ts"), stdout);
+  }
 });
