@@ -153,7 +153,7 @@ export class ConversationDriver {
       return;
     }
     if (status === "running") {
-      await this.#end("completed", "duration");
+      await this.#end("completed", "duration", await this.#cutTurn());
       return;
     }
     await redis.zrem(dispatchKeys.deadlines, this.id);
@@ -185,6 +185,11 @@ export class ConversationDriver {
           numCtx: config.generation.num_ctx,
           seed: config.generation.seed,
           signal,
+          // One request timeout for the whole writing (see WriteScenarioOptions.budgetMs).
+          budgetMs: config.ollama.request_timeout_ms,
+          onProgress: (text) => {
+            queueLive(this.#context.redis, this.id, { type: "notice", text }).catch(() => {});
+          },
         })
       );
       await new ConversationStore(this.#context.redis).update(this.id, { scenario });
@@ -197,6 +202,21 @@ export class ConversationDriver {
     } finally {
       clearInterval(timer);
     }
+  }
+
+  /** Says which turn the deadline cut, and how long it had waited: the run's record of it. */
+  async #cutTurn(): Promise<string | undefined> {
+    const { redis } = this.#context;
+    const [turns, resumedAt] = await redis.hmget(this.#keys.meta, "turns", "resumed_at");
+    const seq = Number(turns ?? 0) + 1;
+    const [routed, answered] = await Promise.all([
+      redis.hget(this.#keys.routed, String(seq)),
+      redis.hget(this.#keys.answered, String(seq)),
+    ]);
+    if (!routed || answered) return undefined;
+    const since = Math.max(Number(routed.split("-")[0]), Number(resumedAt ?? 0));
+    const seconds = (Math.max(0, Date.now() - since) / 1000).toFixed(1);
+    return `Turn ${seq} was cut by the deadline after waiting ${seconds} s for a reply`;
   }
 
   async #ensureGroups(): Promise<void> {

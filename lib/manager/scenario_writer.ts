@@ -26,6 +26,16 @@ export interface WriteScenarioOptions {
   numCtx?: number;
   seed?: number | undefined;
   signal?: AbortSignal;
+  /**
+   * Time for the whole writing, every attempt and pause included (ms): past
+   * it the writing fails, saying so. The manager gives it one request
+   * timeout (`ollama.request_timeout_ms`) in all, not one per attempt, so a
+   * hanging server costs 5 minutes by default instead of 3 × 5.
+   * @default no bound beyond the backend's own request timeout
+   */
+  budgetMs?: number;
+  /** Progress for observers: each attempt as it starts, each failure before a retry. */
+  onProgress?: (text: string) => void;
 }
 
 /** JSON schema sent as Ollama's `format`. */
@@ -37,7 +47,9 @@ export const SCENARIO_JSON_SCHEMA = z.toJSONSchema(Scenario) as Record<
 /**
  * Asks the model for a scenario until one validates.
  *
- * @throws {DialogueError} `invalid_output` after `maxAttempts`, saying what was wrong.
+ * @throws {DialogueError} `invalid_output` after `maxAttempts` when the last
+ * reply was invalid, `llm_transient` when the server was busy, cut or hung
+ * on the last attempt or `budgetMs` ran out; each says what was wrong.
  */
 export async function writeScenario(
   backend: LlmBackend,
@@ -51,8 +63,22 @@ export async function writeScenario(
     },
   );
   const attempts = options.maxAttempts ?? 3;
+  const budget = options.budgetMs === undefined
+    ? undefined
+    : AbortSignal.timeout(Math.max(1, options.budgetMs));
+  const signal = AbortSignal.any([
+    ...(options.signal ? [options.signal] : []),
+    ...(budget ? [budget] : []),
+  ]);
+  const started = Date.now();
+  const progress = options.onProgress ?? (() => {});
   let problem = "";
+  let blame: "server" | "model" = "model";
   for (let attempt = 1; attempt <= attempts; attempt++) {
+    progress(
+      `Writing the scenario with ${options.model}` +
+        (attempt > 1 ? ` (attempt ${attempt}/${attempts})…` : "…"),
+    );
     let result;
     try {
       result = await backend.chat({
@@ -62,24 +88,35 @@ export async function writeScenario(
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
         ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
         ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
-      }, options.signal ? { signal: options.signal } : {});
+      }, { signal });
     } catch (error) {
+      if (budget?.aborted && !options.signal?.aborted) {
+        throw _outOfTime(options, attempt, attempts, Date.now() - started, problem);
+      }
       // Busy, 5xx, cut or hung: worth another attempt after a pause.
       const retryable = error instanceof DialogueError &&
         (error.code === ErrorCode.LlmTransient || error.code === ErrorCode.InvalidOutput);
       if (!retryable) throw error;
       problem = error.message;
+      blame = error.code === ErrorCode.LlmTransient ? "server" : "model";
       log("manager").warn("Scenario attempt {attempt}/{attempts} failed: {problem}", {
         attempt,
         attempts,
         problem,
       });
-      await sleep(backoffDelay(attempt), options.signal);
+      if (attempt < attempts) {
+        progress(`Scenario attempt ${attempt}/${attempts} failed: ${problem}; retrying`);
+        await sleep(backoffDelay(attempt), signal);
+      }
       continue;
     }
     const parsed = parseScenarioReply(result.content, result.doneReason);
     if (parsed.ok) return parsed.scenario;
     problem = parsed.problem;
+    blame = "model";
+    if (attempt < attempts) {
+      progress(`Scenario attempt ${attempt}/${attempts} was invalid: ${problem}; retrying`);
+    }
     log("manager").warn(
       "Scenario attempt {attempt}/{attempts} was invalid: {problem}",
       {
@@ -89,9 +126,31 @@ export async function writeScenario(
       },
     );
   }
+  if (blame === "server") {
+    throw new DialogueError(
+      ErrorCode.LlmTransient,
+      `Model '${options.model}' gave no valid scenario in ${attempts} attempts (last: ${problem}): the server is busy or unreachable: check it, raise manager.max_attempts, or pass --story FILE`,
+    );
+  }
   throw new DialogueError(
     ErrorCode.InvalidOutput,
     `Model '${options.model}' gave no valid scenario in ${attempts} attempts (last: ${problem}): try a larger model, raise manager.max_attempts, or pass --story FILE`,
+  );
+}
+
+function _outOfTime(
+  options: WriteScenarioOptions,
+  attempt: number,
+  attempts: number,
+  elapsedMs: number,
+  problem: string,
+): DialogueError {
+  const last = problem ? `; last failure: ${problem}` : "; no reply from the model";
+  return new DialogueError(
+    ErrorCode.LlmTransient,
+    `Cannot write the scenario with '${options.model}' as it did not finish within ${
+      Math.round((options.budgetMs ?? elapsedMs) / 1000)
+    } s (attempt ${attempt}/${attempts}${last}): check the server, raise ollama.request_timeout_ms, or pass --story FILE`,
   );
 }
 

@@ -154,3 +154,59 @@ Deno.test("a model failing every attempt ends the run as failed with the reason 
     await rig.close();
   }
 });
+
+Deno.test("a hanging Ollama under chat --duration 5 ends the run near 5 s, not after the 300 s request timeout, with the cut turn recorded", async () => {
+  const rig = await FaultRig.start({
+    tokenDelayMs: TOKEN_DELAY_MS,
+    config: { ollama: { request_timeout_ms: 300_000 } },
+  });
+  try {
+    rig.double.enqueueFault(HEALTHY);
+    rig.double.enqueueFault({ kind: "hang" });
+    const started = Date.now();
+    const chat = await rig.spawn(
+      "main.ts",
+      ["--story", STORY, "--max-turns", "10", "--duration", "5", "--no-analysis"],
+      "chat",
+    );
+    await assertCleanExit(chat, [0], 30_000);
+    const elapsed = Date.now() - started;
+    assert(elapsed < 15_000, `chat exited after ${elapsed} ms`);
+    const meta = await rig.meta((await rig.store.latest())!);
+    assertEquals([meta.status, meta.stop_reason, meta.turns], ["completed", "duration", 1]);
+    assert(meta.ended_at! - meta.deadline! < 1500, "ended on time");
+    assertMatch(meta.error ?? "", /^Turn 2 was cut by the deadline after waiting \d+\.\d s/);
+    assertStringIncludes(chat.stdout(), "Run ended: completed (duration) after 1 turn");
+    assertStringIncludes(chat.stdout(), "Turn 2 was cut by the deadline");
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("a hang while writing the scenario fails the run within the request timeout, with progress and the reason recorded", async () => {
+  const rig = await FaultRig.start({
+    tokenDelayMs: TOKEN_DELAY_MS,
+    config: { ollama: { request_timeout_ms: 2000 } },
+  });
+  try {
+    rig.double.enqueueFault({ kind: "hang" });
+    const started = Date.now();
+    const chat = await rig.spawn("main.ts", ["--max-turns", "4", "--no-analysis"], "chat");
+    await assertCleanExit(chat, [0, 1], 30_000);
+    const elapsed = Date.now() - started;
+    assert(elapsed < 15_000, `chat exited after ${elapsed} ms`);
+    assertEquals(rig.chatRequests().length, 1, "the budget was spent on the one hanging attempt");
+    const id = (await rig.store.latest())!;
+    const meta = await rig.meta(id);
+    assertEquals([meta.status, meta.stop_reason], ["failed", "error"]);
+    assertMatch(
+      meta.error ?? "",
+      /^Cannot write the scenario with '.+' as it did not finish within 2 s/,
+    );
+    const notices = (await rig.liveEvents(id)).flatMap((e) => e.type === "notice" ? [e.text] : []);
+    assertMatch(notices[0] ?? "", /^Writing the scenario with .+…$/);
+    for (const proc of rig.procs) assert(!hasStackTrace(proc.stderr()), proc.describe());
+  } finally {
+    await rig.close();
+  }
+});

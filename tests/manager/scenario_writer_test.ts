@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parseScenarioReply, readScenarioFile } from "../../lib/manager/scenario_writer.ts";
+import {
+  parseScenarioReply,
+  readScenarioFile,
+  writeScenario,
+} from "../../lib/manager/scenario_writer.ts";
+import { type Fault, OllamaDouble } from "../../lib/testing/ollama_double.ts";
+import { OllamaBackend } from "../../lib/llm/ollama_backend.ts";
 import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
 import type { Scenario } from "../../lib/model/story.ts";
 
@@ -126,4 +132,85 @@ Deno.test("readScenarioFile() names the file and the invalid field, and shows th
     assert.ok(message.includes("personas.0.speaking_style"), message);
     assert.ok(message.includes('"initial_situation"'), message);
   });
+});
+
+async function withDouble<T>(faults: Fault[], fn: (backend: OllamaBackend) => Promise<T>) {
+  const double = await OllamaDouble.start({ splitUtf8: false });
+  try {
+    for (const fault of faults) double.enqueueFault(fault);
+    return await fn(new OllamaBackend({ host: double.url }));
+  } finally {
+    await double.close();
+  }
+}
+
+Deno.test("writeScenario() says each attempt as it starts and each failure before its retry", async () => {
+  const progress: string[] = [];
+  const scenario = await withDouble(
+    [{ kind: "status", status: 503 }],
+    (backend) =>
+      writeScenario(backend, {
+        model: "tiny",
+        topic: "a storm",
+        onProgress: (text) => progress.push(text),
+      }),
+  );
+  assert.ok(scenario.personas.length === 2);
+  assert.equal(progress[0], "Writing the scenario with tiny…");
+  assert.match(progress[1] ?? "", /^Scenario attempt 1\/3 failed: .*answered 503.*; retrying$/);
+  assert.equal(progress[2], "Writing the scenario with tiny (attempt 2/3)…");
+  assert.equal(progress.length, 3);
+});
+
+Deno.test("writeScenario() with a hanging server fails at its budget, not after 3 request timeouts, saying so", async () => {
+  const progress: string[] = [];
+  const started = Date.now();
+  const error = await withDouble([{ kind: "hang" }], (backend) =>
+    writeScenario(backend, {
+      model: "tiny",
+      topic: "a storm",
+      budgetMs: 700,
+      onProgress: (text) => progress.push(text),
+    }).then(() => undefined, (e) => e));
+  assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  assert.ok(error instanceof DialogueError, String(error));
+  assert.match(
+    error.message,
+    /^Cannot write the scenario with 'tiny' as it did not finish within 1 s/,
+  );
+  assert.match(
+    error.message,
+    /no reply from the model\): check the server, raise ollama\.request_timeout_ms/,
+  );
+  assert.deepEqual(progress, ["Writing the scenario with tiny…"]);
+});
+
+Deno.test("writeScenario() blames a busy server, not the model, and says no 'retrying' after the last attempt", async () => {
+  const progress: string[] = [];
+  const error = await withDouble(
+    [1, 2, 3].map(() => ({ kind: "status", status: 503 }) as Fault),
+    (backend) =>
+      writeScenario(backend, {
+        model: "tiny",
+        topic: "a storm",
+        onProgress: (text) => progress.push(text),
+      }).then(() => undefined, (e) => e),
+  );
+  assert.ok(error instanceof DialogueError);
+  assert.match(error.message, /gave no valid scenario in 3 attempts/);
+  assert.match(error.message, /the server is busy or unreachable: check it/);
+  assert.ok(!error.message.includes("larger model"), error.message);
+  assert.equal(progress.filter((p) => p.includes("retrying")).length, 2);
+  assert.ok(!progress.at(-1)!.includes("retrying"));
+});
+
+Deno.test("writeScenario() keeps the model advice when the last reply broke the schema", async () => {
+  const error = await withDouble(
+    [1, 2, 3].map(() => ({ kind: "invalid_schema" }) as Fault),
+    (backend) =>
+      writeScenario(backend, { model: "tiny", topic: "x" }).then(() => undefined, (e) => e),
+  );
+  assert.ok(error instanceof DialogueError);
+  assert.equal(error.code, ErrorCode.InvalidOutput);
+  assert.match(error.message, /try a larger model/);
 });
