@@ -6,9 +6,11 @@
  * @module
  */
 import { agentHost, type Config } from "../config/config.ts";
-import { waitForActiveConversation } from "../bus/conversation_store.ts";
+import { ConversationStore } from "../bus/conversation_store.ts";
+import { chooseConversation, leavePendingReason, pendingBoundMs } from "./pending_wait.ts";
 import type { AgentId } from "../model/dialog_message.ts";
 import { log } from "../base/logger.ts";
+import { sleep } from "../base/backoff.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { runAgent } from "./agent_worker.ts";
@@ -37,25 +39,61 @@ export async function runAgentProcess(options: AgentProcessOptions): Promise<num
     name: `agent-${agent}-control`,
     blocking: true,
   });
+  const store = new ConversationStore(redis);
+  // Runs this agent chose and left while they were still pending.
+  const left = new Set<string>();
+  const boundMs = pendingBoundMs(config);
   try {
-    const id = options.conversationId ?? await waitForActiveConversation(redis, signal);
-    if (!id) return 130;
-    log("agent").info("Agent {agent} serving conversation {id}", { agent, id });
-    const { turns } = await runAgent({
-      config,
-      agent,
-      conversationId: id,
-      redis,
-      blocking,
-      subscriber,
-      backend: ollamaBackendFor(config.ollama, agentHost(config, agent)),
-      signal,
-    });
-    log("agent").info("Agent {agent} done after {turns} turns", { agent, turns });
-    return signal.aborted ? 130 : 0;
+    while (true) {
+      const id = options.conversationId ?? await _waitForConversation(store, left, signal);
+      if (!id) return 130;
+      log("agent").info("Agent {agent} serving conversation {id}", { agent, id });
+      const { turns, leftPending } = await runAgent({
+        config,
+        agent,
+        conversationId: id,
+        redis,
+        blocking,
+        subscriber,
+        backend: ollamaBackendFor(config.ollama, agentHost(config, agent)),
+        signal,
+        // A run named with --conversation is waited for however long it takes.
+        ...(options.conversationId ? {} : {
+          leavePending: async () => {
+            const current = await store.get(id);
+            if (!current) return undefined;
+            return leavePendingReason(current, await store.list(10), Date.now(), boundMs);
+          },
+        }),
+      });
+      if (!leftPending) {
+        log("agent").info("Agent {agent} done after {turns} turns", { agent, turns });
+        return signal.aborted ? 130 : 0;
+      }
+      left.add(id);
+      log("agent").warn(
+        "Agent {agent} leaves conversation {id}, still pending ({reason}): its manager may have died; a manager pool ('deno task manager --pool') takes it over. Waiting for another conversation",
+        { agent, id, reason: leftPending },
+      );
+    }
   } finally {
     await closeRedis(subscriber, blocking, redis);
   }
+}
+
+/** The newest conversation to serve, polling until one appears; undefined once `signal` aborts. */
+async function _waitForConversation(
+  store: ConversationStore,
+  left: ReadonlySet<string>,
+  signal: AbortSignal,
+  pollMs = 500,
+): Promise<string | undefined> {
+  while (!signal.aborted) {
+    const id = chooseConversation(await store.list(10), left);
+    if (id) return id;
+    await sleep(pollMs, signal);
+  }
+  return undefined;
 }
 
 /** Options of {@linkcode runAgentPoolProcess}. */

@@ -35,10 +35,25 @@ export interface RunAgentOptions {
   backend: LlmBackend;
   /** Shutdown: the current generation is abandoned and left unacknowledged. */
   signal: AbortSignal;
+  /**
+   * Asked while the run is still pending: a reason to stop waiting for it to
+   * start (lib/agent/pending_wait.ts), or undefined to wait on.
+   * @default never leave
+   */
+  leavePending?: () => Promise<string | undefined>;
 }
 
-/** Serves one agent slot of a conversation until the conversation ends. */
-export async function runAgent(options: RunAgentOptions): Promise<{ turns: number }> {
+/** What {@linkcode runAgent} did: turns recorded, and why it left a run that never started. */
+export interface RunAgentResult {
+  turns: number;
+  leftPending?: string;
+}
+
+/**
+ * Serves one agent slot of a conversation until the conversation ends (or,
+ * with `leavePending`, until it gives up on a run that does not start).
+ */
+export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult> {
   const { redis, agent, conversationId: id, signal } = options;
   const keys = conversationKeys(id);
   const store = new ConversationStore(redis);
@@ -56,9 +71,10 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
   await queue.ensureGroup([stream]);
   const cancels = new RunCancels();
   await options.subscriber.subscribe(keys.control);
-  options.subscriber.on("message", (_channel: string, message: string) => {
-    if (message === CONTROL_CANCEL) cancels.cancel(id);
-  });
+  const onControl = (channel: string, message: string) => {
+    if (channel === keys.control && message === CONTROL_CANCEL) cancels.cancel(id);
+  };
+  options.subscriber.on("message", onControl);
   const ctx: TurnContext = {
     config: options.config,
     redis,
@@ -75,9 +91,14 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
     signal,
   });
   let turns = 0;
+  let leftPending: string | undefined;
   const step = async (): Promise<boolean> => {
     const status = await redis.hget(keys.meta, "status") as ConversationStatus | null;
     if (status === null || FINISHED_STATUSES.includes(status)) return false;
+    if (status === "pending" && options.leavePending) {
+      leftPending = await options.leavePending();
+      if (leftPending) return false;
+    }
     let entries: StreamEntry[];
     try {
       entries = await queue.read([stream], { count: 1, blockMs: 1000 });
@@ -106,6 +127,11 @@ export async function runAgent(options: RunAgentOptions): Promise<{ turns: numbe
     }
     return true;
   };
-  while (!signal.aborted && await guard.run(step));
-  return { turns };
+  try {
+    while (!signal.aborted && await guard.run(step));
+  } finally {
+    options.subscriber.off("message", onControl);
+  }
+  if (leftPending) await options.subscriber.unsubscribe(keys.control);
+  return leftPending ? { turns, leftPending } : { turns };
 }
