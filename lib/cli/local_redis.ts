@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { isListening, redisPid, shutdownRedis } from "./redis_probe.ts";
+import { installIfSafe, REDIS_SERVER } from "./preflight.ts";
 
 /** What `redis.json` in the data folder holds. */
 export const LocalRedisRecord = z.object({
@@ -196,6 +197,7 @@ async function _tryLock(dir: string): Promise<Deno.FsFile | undefined> {
 async function _start(
   dir: string,
   giveUp: number,
+  installed = false,
 ): Promise<{ url: string; port: number; pid: number }> {
   const previous = await readLocalRedisRecord(dir);
   const port = previous && !(await isListening("127.0.0.1", previous.port, 200))
@@ -230,6 +232,11 @@ async function _start(
   } catch (error) {
     // NotCapable: --allow-run=redis-server found no such program on PATH at startup.
     if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotCapable) {
+      // As root with apt-get, or with brew, install it and start it (lib/cli/preflight.ts).
+      const installStarted = Date.now();
+      if (!installed && await installIfSafe("chat", REDIS_SERVER)) {
+        return await _start(dir, giveUp + Date.now() - installStarted, true);
+      }
       throw new DialogueError(
         ErrorCode.RedisUnavailable,
         "No Redis is configured, none answers on 127.0.0.1:6379, and redis-server is not on PATH: install Redis (apt-get install redis-server, brew install redis) or set REDIS_URL",

@@ -120,6 +120,8 @@ export async function onPath(name: string, path = Deno.env.get("PATH") ?? ""): P
 export interface RunPreflightOptions {
   /** Progress lines (what is being installed). @default console.error */
   log?: (line: string) => void;
+  /** Check these instead of the task's list. @default TASK_PROGRAMS[task] */
+  programs?: readonly Program[];
 }
 
 /**
@@ -132,11 +134,12 @@ export async function runPreflight(
   options: RunPreflightOptions = {},
 ): Promise<string | undefined> {
   const log = options.log ?? console.error;
-  const missing = await _missing(TASK_PROGRAMS[task]);
+  const missing = await _missing(options.programs ?? TASK_PROGRAMS[task]);
   const host: InstallHost = {
-    root: _uid() === 0,
-    apt: await onPath("apt-get"),
-    brew: await onPath("brew"),
+    root: await _isRoot(),
+    // Only what this process may run: a permission prompt is a question too.
+    apt: await onPath("apt-get") && await _mayRun("apt-get"),
+    brew: await onPath("brew") && await _mayRun("brew"),
   };
   const plan = planPreflight(task, missing, host);
   if (plan.action === "ready") return undefined;
@@ -185,11 +188,43 @@ async function _isExecutable(file: string): Promise<boolean> {
   }
 }
 
-function _uid(): number | null {
+/**
+ * Installs `program` for `task` when that needs no question (root with
+ * apt-get, or brew); whether it is there now. Never throws: without the
+ * permission to run a package manager it is simply not installed.
+ */
+export async function installIfSafe(
+  task: keyof typeof TASK_PROGRAMS,
+  program: Program,
+): Promise<boolean> {
   try {
-    return Deno.uid();
+    return await runPreflight(task, { programs: [program] }) === undefined;
   } catch {
-    return null;
+    return false;
+  }
+}
+
+/** Whether this process may run `command` without a permission prompt. */
+async function _mayRun(command: string): Promise<boolean> {
+  return (await Deno.permissions.query({ name: "run", command })).state === "granted";
+}
+
+/** Root? `Deno.uid()` needs --allow-sys=uid; `id -u` needs --allow-run: either will do. */
+async function _isRoot(): Promise<boolean> {
+  if ((await Deno.permissions.query({ name: "sys", kind: "uid" })).state === "granted") {
+    return Deno.uid() === 0;
+  }
+  if (!await _mayRun("id")) return false;
+  try {
+    const { stdout, success } = await new Deno.Command("id", {
+      args: ["-u"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return success && new TextDecoder().decode(stdout).trim() === "0";
+  } catch {
+    return false;
   }
 }
 
