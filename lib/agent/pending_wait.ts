@@ -24,7 +24,9 @@ export interface PendingWaitMeta {
 /**
  * How long a run may stay pending with a live manager: its attempts at the
  * scenario, each up to the request timeout, plus the time another manager
- * pool needs to take a dead one's start ticket over.
+ * pool needs to take a dead one's start ticket over. The scenario writer
+ * holds all its attempts to one request timeout, so this leaves room for a
+ * manager killed mid-scenario and restarted to write it again.
  *
  * @example
  * ```ts
