@@ -12,7 +12,7 @@ import { ConversationStore } from "./lib/bus/conversation_store.ts";
 import { watchConversation } from "./lib/view/conversation_view.ts";
 import { formatConversationList } from "./lib/view/conversation_list.ts";
 import { TerminalRenderer } from "./lib/view/terminal_renderer.ts";
-import { DialogueError, ErrorCode } from "./lib/base/dialogue_error.ts";
+import { chooseConversation } from "./lib/view/next_conversation.ts";
 
 /** `deno task observe`: flags, help and what it does. */
 export const OBSERVE_COMMAND = defineCommand({
@@ -21,11 +21,13 @@ export const OBSERVE_COMMAND = defineCommand({
   summary: `Shows a conversation live, token by token: story and personas, then every
 message with its figures, a status line (turn n of max, time left) and the
 stop reason at the end. Attaching mid-run shows what is there, then follows;
-a finished run is replayed.`,
+a finished run is replayed. Without --conversation it may be started before
+a run: it waits for the next one.`,
   flags: {
     conversation: {
       type: "conversation-id",
-      help: "which conversation (default: the newest)",
+      help: "which conversation (default: the newest while it runs,\n" +
+        "else the next one to start)",
     },
     list: {
       type: "boolean",
@@ -50,14 +52,13 @@ a finished run is replayed.`,
         console.log(formatConversationList(rows));
         return 0;
       }
-      const id = values.conversation ?? await store.latest();
-      if (!id) {
-        throw new DialogueError(
-          ErrorCode.NotFound,
-          "No conversations in Redis yet: start one with 'deno task chat' (or check --redis-url)",
-        );
-      }
-      await watchConversation(redis, id, new TerminalRenderer(), {
+      const renderer = new TerminalRenderer();
+      const id = values.conversation ?? await chooseConversation(redis, {
+        signal,
+        onWait: (newest) => renderer.waitingForConversation(newest),
+      });
+      if (id === undefined) return 0; // Ctrl-C while waiting.
+      await watchConversation(redis, id, renderer, {
         signal,
         redisConfig: config.redis,
       });

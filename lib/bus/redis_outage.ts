@@ -17,6 +17,11 @@ import { log } from "../base/logger.ts";
 export interface OutageGuardOptions {
   /** Called after a failed step, before it is retried (e.g. to re-read pending work). */
   onRecover?: () => void;
+  /**
+   * Called after each failed step that looks like an outage, before the wait
+   * (e.g. to tell a watching user that Redis is being waited for).
+   */
+  onWait?: (outage: { attempt: number; downSeconds: number; error: unknown }) => void;
   /** Stops waiting. */
   signal?: AbortSignal;
 }
@@ -60,6 +65,7 @@ export class OutageGuard {
         log("redis").warn("Redis unavailable ({error}); retrying", {
           error: (error as Error).message,
         });
+        this.#options.onWait?.({ attempt, downSeconds, error });
         await sleep(backoffDelay(attempt, { baseMs: 200, maxMs: 2000 }), this.#options.signal);
         if (this.#options.signal?.aborted) throw error;
         this.#options.onRecover?.();

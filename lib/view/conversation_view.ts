@@ -18,21 +18,33 @@ import { analyzeRun } from "../analysis/run_analysis.ts";
 import { decodeEntry } from "../bus/stream_entry.ts";
 import type { TerminalRenderer } from "./terminal_renderer.ts";
 import { speakerName } from "./turn_lines.ts";
+import { OutageNotice } from "./outage_notice.ts";
 
 /** Options of {@linkcode watchConversation}. */
 export interface WatchOptions {
   /** Stops watching (the run goes on). */
   signal?: AbortSignal;
-  /** How long to wait for the conversation to appear. @default 30000 */
+  /**
+   * How long to wait for a conversation that exists but has no scenario yet
+   * (its manager is still writing it). An id that does not exist is an
+   * error at once. @default 30000
+   */
   appearTimeoutMs?: number;
-  /** Rides out Redis outages up to `max_unavailable_seconds`. */
+  /**
+   * Rides out Redis outages up to `max_unavailable_seconds`, saying that
+   * Redis is waited for and when it is back.
+   */
   redisConfig?: Config["redis"];
 }
 
 /**
  * Shows a conversation from its start and follows it live until it ends
- * (a finished one is replayed), then a one-line summary. Returns its final
- * metadata.
+ * (a finished one is replayed), then a one-line summary. When `signal`
+ * aborts first, says that watching stopped while the run goes on. Replayed
+ * turns show their position only; a turn seen live also its time left.
+ * Returns the final metadata.
+ *
+ * @throws {DialogueError} `not_found` at once when `id` does not exist.
  */
 export async function watchConversation(
   redis: Redis,
@@ -45,17 +57,36 @@ export async function watchConversation(
   const view = new _View(redis, id, renderer, store);
   view.meta = await _waitForScenario(store, id, options.appearTimeoutMs ?? 30_000, signal);
   renderer.header(view.meta);
-  for (const message of (await store.transcript(id)).responses) view.show(message);
-  const guard = options.redisConfig
-    ? new OutageGuard(options.redisConfig, [redis], { signal })
+  for (const message of (await store.transcript(id)).responses) view.show(message, false);
+  const notice = options.redisConfig
+    ? new OutageNotice(renderer, options.redisConfig.max_unavailable_seconds)
     : undefined;
-  while (!signal.aborted) {
-    const step = () => view.step();
-    if (!(guard ? await guard.run(step) : await step())) break;
+  notice?.attach(redis);
+  const guard = options.redisConfig
+    ? new OutageGuard(options.redisConfig, [redis], { signal, onWait: () => notice?.down() })
+    : undefined;
+  try {
+    while (!signal.aborted) {
+      const step = async () => {
+        const more = await view.step();
+        notice?.up();
+        return more;
+      };
+      if (!(guard ? await guard.run(step) : await step())) break;
+    }
+  } finally {
+    notice?.detach();
+  }
+  if (signal.aborted) {
+    const meta = await store.require(id);
+    if (!FINISHED_STATUSES.includes(meta.status)) {
+      renderer.stoppedWatching(meta);
+      return meta;
+    }
   }
   // Responses that landed without live events (e.g. a trimmed live stream).
   const transcript = await store.transcript(id);
-  for (const message of transcript.responses) view.show(message);
+  for (const message of transcript.responses) view.show(message, false);
   const { overall, conversation } = analyzeRun(transcript);
   renderer.footer(transcript.meta, {
     turns: overall.turns,
@@ -84,14 +115,21 @@ class _View {
     this.#store = store;
   }
 
-  /** Shows a finished message once, with its figures and the status line. */
-  show(message: DialogMessage): void {
+  /**
+   * Shows a finished message once, with its figures and the status line:
+   * the time left as it was when the message was written for a turn seen
+   * live, none for a replayed one (the deadline may have moved since, e.g.
+   * by a resume).
+   */
+  show(message: DialogMessage, live: boolean): void {
     const seq = message.metadata.sequence_number;
     if (this.#shown.has(seq)) return;
     this.#shown.add(seq);
     const agent = message.metadata.agent_id ?? agentForTurn(seq);
     this.#renderer.turnEnd(message, speakerName(this.meta, agent));
-    this.#renderer.statusLine(_statusOf(this.meta, seq));
+    this.#renderer.statusLine(
+      _statusOf(this.meta, seq, live ? message.queue_timestamp : undefined),
+    );
   }
 
   /** Reads and shows the next live events; false once the run has ended. */
@@ -138,7 +176,7 @@ class _View {
       this.#started.delete(event.seq);
     } else if (event.type === "turn_end") {
       const message = await _response(this.#redis, this.#id, event.agent, event.message_id);
-      if (message) this.show(message);
+      if (message) this.show(message, true);
     }
   }
 }
@@ -152,8 +190,9 @@ async function _waitForScenario(
   const giveUp = Date.now() + timeoutMs;
   while (true) {
     const meta = await store.get(id);
-    if (meta && (meta.scenario || FINISHED_STATUSES.includes(meta.status))) return meta;
-    if (Date.now() > giveUp || signal.aborted) return await store.require(id);
+    if (!meta) return await store.require(id);
+    if (meta.scenario || FINISHED_STATUSES.includes(meta.status)) return meta;
+    if (Date.now() > giveUp || signal.aborted) return meta;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -183,12 +222,11 @@ function _model(meta: ConversationMeta, agent: AgentId): string {
   return agent === 1 ? meta.models.agent1 : meta.models.agent2;
 }
 
-function _statusOf(meta: ConversationMeta, turn: number) {
-  const left = meta.deadline ? Math.max(0, (meta.deadline - Date.now()) / 1000) : undefined;
+/** Turn `turn` of the run; the time left at `writtenAt` when given, the run was running. */
+function _statusOf(meta: ConversationMeta, turn: number, writtenAt: number | undefined) {
   const running = !FINISHED_STATUSES.includes(meta.status);
-  return {
-    turn,
-    maxTurns: meta.max_turns,
-    ...(left !== undefined && running ? { secondsLeft: left } : {}),
-  };
+  const left = meta.deadline && writtenAt !== undefined && running
+    ? Math.max(0, (meta.deadline - writtenAt) / 1000)
+    : undefined;
+  return { turn, maxTurns: meta.max_turns, ...(left !== undefined ? { secondsLeft: left } : {}) };
 }

@@ -10,6 +10,7 @@ import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { AgentId } from "../model/dialog_message.ts";
 import { formatDuration } from "./format_duration.ts";
 import { agentColor, oneLine } from "./turn_lines.ts";
+import { wrapText } from "./word_wrap.ts";
 
 /** How {@linkcode headerBlock} lays the block out. */
 export interface HeaderOptions {
@@ -59,17 +60,6 @@ export function headerBlock(meta: ConversationMeta, options: HeaderOptions): str
 
 /** `label` + `text` word-wrapped at `width`, `indent` before each later line. */
 function _wrapped(label: string, text: string, indent: string, width: number): string[] {
-  const out: string[] = [];
-  let line = label;
-  let empty = true;
-  for (const word of oneLine(text).split(" ")) {
-    if (word === "") continue;
-    if (!empty && line.length + 1 + word.length > width) {
-      out.push(line);
-      line = indent + word;
-    } else line += (empty ? "" : " ") + word;
-    empty = false;
-  }
-  out.push(line);
-  return out;
+  const words = oneLine(text).split(" ").filter((word) => word !== "");
+  return wrapText(label + words.join(" "), width, { indent }).split("\n");
 }

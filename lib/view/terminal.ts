@@ -34,6 +34,22 @@ export function colorByDefault(): boolean {
   }
 }
 
+/**
+ * The width text is wrapped at: the terminal's columns when stdout is a
+ * terminal (at least 20), else `fallback`.
+ *
+ * @default {fallback 100}
+ */
+export function terminalWidth(fallback = 100): number {
+  try {
+    if (!Deno.stdout.isTerminal()) return fallback;
+    return Math.max(20, Deno.consoleSize().columns);
+  } catch {
+    // No console size to read (e.g. a pipe that claims to be a terminal).
+    return fallback;
+  }
+}
+
 /** Writes all of `text` to stdout (one writeSync may write only part). */
 export function writeStdout(text: string): void {
   let bytes = _encoder.encode(text);

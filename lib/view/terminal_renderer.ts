@@ -14,13 +14,14 @@
  *
  * @module
  */
-import { colorByDefault, type Paint, paint, writeStdout } from "./terminal.ts";
+import { colorByDefault, type Paint, paint, terminalWidth, writeStdout } from "./terminal.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
 import { sanitizeText, StreamSanitizer } from "../base/sanitize.ts";
 import { formatClock, formatDuration } from "./format_duration.ts";
 import { headerBlock } from "./header_block.ts";
 import { formatCount, oneLine, turnFigures, turnHeading } from "./turn_lines.ts";
+import { WordWrapper } from "./word_wrap.ts";
 
 /** Where rendered text goes; tests inject one that collects it. */
 export interface TextWriter {
@@ -35,8 +36,9 @@ export interface RendererOptions {
   /** Destination of all output. @default {synchronous writes to stdout} */
   writer?: TextWriter;
   /**
-   * Column at which the header's story and persona text is word-wrapped;
-   * turns are not wrapped (the terminal does it). @default {100}
+   * Column at which text (the header's story and personas, every turn, live
+   * or replayed) is word-wrapped. @default {the terminal's width when stdout
+   * is a terminal (read again at each turn, so a resize counts), else 100}
    */
   width?: number;
 }
@@ -61,16 +63,17 @@ export interface RunSummary {
  * let out = "";
  * const r = new TerminalRenderer({ color: false, writer: { write: (s) => out += s } });
  * r.turnStart(1, 1, "Alice", "llama3.2");
- * r.token(1, "Hi \x1b[2Jthere");
- * ok(out.endsWith("[1] Alice (llama3.2)\nHi there"));
+ * r.token(1, "Hi \x1b[2Jthere, fri");
+ * // Sanitized; the word in progress ("fri") waits for its end.
+ * ok(out.endsWith("[1] Alice (llama3.2)\nHi there,"));
  * ```
  */
 export class TerminalRenderer {
   #paint: Paint;
   #writer: TextWriter;
-  #width: number;
+  #width: number | undefined;
   #atLineStart = true;
-  #live?: { seq: number; sanitizer: StreamSanitizer; shown: boolean };
+  #live?: { seq: number; sanitizer: StreamSanitizer; wrapper: WordWrapper; shown: boolean };
 
   /**
    * Creates a renderer.
@@ -78,13 +81,13 @@ export class TerminalRenderer {
    * @throws {RangeError} If `width` is not a number of at least 20.
    */
   constructor(opts: RendererOptions = {}) {
-    const width = opts.width ?? 100;
-    if (!(width >= 20)) {
+    const width = opts.width;
+    if (width !== undefined && !(width >= 20)) {
       throw new RangeError(
         `Cannot create a renderer as width must be at least 20: current value is ${width}`,
       );
     }
-    this.#width = Math.floor(width);
+    this.#width = width === undefined ? undefined : Math.floor(width);
     this.#writer = opts.writer ?? { write: writeStdout };
     const color = opts.color ?? colorByDefault();
     this.#paint = paint(color);
@@ -92,28 +95,32 @@ export class TerminalRenderer {
 
   /** Writes the run's id, models and limits, then the scenario if present. */
   header(meta: ConversationMeta): void {
-    for (const line of headerBlock(meta, { paint: this.#paint, width: this.#width })) {
+    for (const line of headerBlock(meta, { paint: this.#paint, width: this.#currentWidth() })) {
       this.#line(line);
     }
   }
 
   /** Starts a live turn: writes `[seq] Speaker (model)` on its own line. */
   turnStart(seq: number, agent: AgentId, speaker: string, model: string): void {
-    this.#live = { seq, sanitizer: new StreamSanitizer(), shown: false };
+    this.#endLive();
     this.#turnLine(seq, agent, speaker, model);
+    const wrapper = new WordWrapper(this.#currentWidth());
+    this.#live = { seq, sanitizer: new StreamSanitizer(), wrapper, shown: false };
   }
 
   /**
-   * Writes a token of the live turn at once. Tokens of a turn whose start
-   * was not seen (an observer attached late) are skipped; `turnEnd` then
-   * prints the whole message instead of a tail.
+   * Writes a token of the live turn at once, word-wrapped: the word in
+   * progress is held back until it ends, so that it can start a new line
+   * when it would pass the width. Tokens of a turn whose start was not seen
+   * (an observer attached late) are skipped; `turnEnd` then prints the whole
+   * message instead of a tail.
    */
   token(seq: number, text: string): void {
     const live = this.#live;
     if (live?.seq !== seq) return;
     const safe = live.sanitizer.push(text);
     if (safe !== "") live.shown = true;
-    this.#out(safe);
+    this.#out(live.wrapper.push(safe));
   }
 
   /**
@@ -124,20 +131,23 @@ export class TerminalRenderer {
   turnEnd(msg: DialogMessage, speaker: string): void {
     const md = msg.metadata;
     const live = this.#live?.seq === md.sequence_number ? this.#live : undefined;
-    this.#live = undefined;
-    if (live?.shown) this.#out(live.sanitizer.flush());
+    if (live?.shown) this.#endLive();
     else {
-      if (!live) {
+      // Started but nothing shown: its heading is there already.
+      if (live) this.#live = undefined;
+      else {
+        this.#endLive();
         this.#turnLine(md.sequence_number, md.agent_id ?? 1, speaker, md.model);
       }
-      this.#out(sanitizeText(msg.content));
+      const wrapper = new WordWrapper(this.#currentWidth());
+      this.#out(wrapper.push(sanitizeText(msg.content)) + wrapper.flush());
     }
-    for (const line of turnFigures(this.#paint, md)) this.#line(line);
+    for (const line of turnFigures(this.#paint, md, this.#currentWidth())) this.#line(line);
   }
 
   /** Marks the partial output of turn `seq` as abandoned (e.g. a retry). */
   abandoned(seq: number, reason: string): void {
-    if (this.#live?.seq === seq) this.#live = undefined;
+    if (this.#live?.seq === seq) this.#endLive();
     this.#line(
       this.#paint.yellow(`  ✗ turn ${seq} abandoned: ${oneLine(reason)}`),
     );
@@ -174,14 +184,15 @@ export class TerminalRenderer {
    */
   footer(meta: ConversationMeta, summary?: RunSummary): void {
     const p = this.#paint;
-    this.#live = undefined;
+    this.#endLive();
     const turns = summary?.turns ?? meta.turns;
     const durationMs = summary?.durationMs ??
       (meta.started_at !== undefined && meta.ended_at !== undefined
         ? meta.ended_at - meta.started_at
         : undefined);
     let text = `Run ended: ${meta.status}`;
-    if (meta.stop_reason) text += ` (${meta.stop_reason})`;
+    // `interrupted (interrupted)` would say it twice.
+    if (meta.stop_reason && meta.stop_reason !== meta.status) text += ` (${meta.stop_reason})`;
     text += ` after ${formatCount(turns, "turn")}`;
     if (durationMs !== undefined) text += ` in ${formatDuration(durationMs)}`;
     const tone = { completed: p.green, failed: p.red }[meta.status as string] ??
@@ -197,14 +208,72 @@ export class TerminalRenderer {
     if (meta.error) this.#line(p.red(`  ${oneLine(meta.error)}`));
   }
 
+  /**
+   * Says that the watcher stopped while the run goes on, e.g. `Stopped
+   * watching; conversation abc is still running (turn 3/50)`.
+   */
+  stoppedWatching(meta: ConversationMeta): void {
+    this.#endLive();
+    this.#line("");
+    this.#line(this.#paint.yellow(
+      `Stopped watching; conversation ${oneLine(meta.id)} is still ${meta.status} ` +
+        `(turn ${meta.turns}/${meta.max_turns})`,
+    ));
+  }
+
+  /**
+   * Says that the view waits for the next conversation (none is running),
+   * and how to replay `newestFinished`, the newest one, when there is one.
+   */
+  waitingForConversation(newestFinished?: string): void {
+    const replay = newestFinished === undefined
+      ? "start one with 'deno task chat'"
+      : `the newest, ${oneLine(newestFinished)}, has ended: replay it with --conversation ${
+        oneLine(newestFinished)
+      }`;
+    this.#line(this.#paint.dim(`waiting for a conversation … (${replay})`));
+  }
+
+  /** Says that Redis is unreachable and the view waits for it (up to `limitSeconds`). */
+  redisWaiting(limitSeconds: number): void {
+    this.#line(this.#paint.yellow(
+      `  … Redis is unreachable: waiting for it to come back (up to ${limitSeconds} s)`,
+    ));
+  }
+
+  /** Says that Redis answers again after being away for `downMs`. */
+  redisBack(downMs: number): void {
+    this.#line(this.#paint.green(
+      `  ✓ Redis is back after ${formatDuration(downMs)}; following the run again`,
+    ));
+  }
+
+  /** Writes what the live turn still holds back and ends it. */
+  #endLive(): void {
+    const live = this.#live;
+    this.#live = undefined;
+    if (live?.shown) this.#out(live.wrapper.push(live.sanitizer.flush()) + live.wrapper.flush());
+  }
+
+  #currentWidth(): number {
+    return this.#width ?? terminalWidth();
+  }
+
   #turnLine(seq: number, agent: AgentId, speaker: string, model?: string) {
     this.#line("");
     this.#line(turnHeading(this.#paint, { seq, agent, speaker, model }));
   }
 
-  /** Writes `text` as a line of its own. */
+  /**
+   * Writes `text` as a line of its own. Inside a live turn (a notice while
+   * tokens stream) the held-back word is written first, and wrapping starts
+   * again at the line after.
+   */
   #line(text: string): void {
+    const live = this.#live;
+    if (live) this.#out(live.wrapper.flush());
     this.#out(this.#atLineStart ? `${text}\n` : `\n${text}\n`);
+    if (live) live.wrapper = new WordWrapper(this.#currentWidth());
   }
 
   #out(text: string): void {

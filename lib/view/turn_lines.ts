@@ -10,6 +10,7 @@ import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
 import { sanitizeText } from "../base/sanitize.ts";
 import { formatInt } from "./text_table.ts";
+import { wrapText } from "./word_wrap.ts";
 
 /**
  * Model text made safe for one terminal line: escapes and control
@@ -69,20 +70,33 @@ export function turnHeading(
 /**
  * The lines after a turn's content: its figures (tokens, rate, time, time to
  * first token, sentiment — the zero ones left out), then its references and
- * its error when it has them.
+ * its error when it has them. A reply the model stopped at the token limit
+ * (`done_reason` `length`) says so after its token count. Given a `width`,
+ * each is word-wrapped to it, later lines indented under the first.
  */
-export function turnFigures(paint: Paint, md: DialogMessage["metadata"]): string[] {
+export function turnFigures(
+  paint: Paint,
+  md: DialogMessage["metadata"],
+  width?: number,
+): string[] {
+  const cut = md.done_reason === "length" ? " (cut at the limit)" : "";
   const figures = [
-    formatCount(md.tokens_generated, "token"),
+    formatCount(md.tokens_generated, "token") + cut,
     md.tokens_per_second > 0 && `${md.tokens_per_second.toFixed(1)} tok/s`,
     md.generation_time_ms > 0 && `${formatInt(md.generation_time_ms)} ms`,
     md.time_to_first_token_ms > 0 &&
     `ttft ${formatInt(md.time_to_first_token_ms)} ms`,
     md.sentiment && oneLine(md.sentiment),
   ];
-  const lines = [paint.dim(`  ↳ ${figures.filter(Boolean).join(" · ")}`)];
+  const lines: string[] = [];
+  const add = (tone: (s: string) => string, text: string) => {
+    // One line of text (every part went through oneLine): each newline is a wrap.
+    const wrapped = width === undefined ? text : wrapText(text, width, { indent: "    " });
+    for (const line of wrapped.split("\n")) lines.push(tone(line));
+  };
+  add(paint.dim, `  ↳ ${figures.filter(Boolean).join(" · ")}`);
   const refs = (md.references ?? []).map(oneLine).join(" · ");
-  if (refs) lines.push(paint.dim(`  ↳ references: ${refs}`));
-  if (md.error) lines.push(paint.red(`  ✗ ${oneLine(md.error)}`));
+  if (refs) add(paint.dim, `  ↳ references: ${refs}`);
+  if (md.error) add(paint.red, `  ✗ ${oneLine(md.error)}`);
   return lines;
 }

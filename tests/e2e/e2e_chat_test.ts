@@ -22,6 +22,11 @@ interface Rig {
   close(): Promise<void>;
 }
 
+/** `text` with each run of whitespace as one space: the view word-wraps messages. */
+function unwrapped(text: string): string {
+  return text.replace(/\s+/g, " ");
+}
+
 async function rig(options: { tokenDelayMs?: number; wordsPerReply?: number } = {}): Promise<Rig> {
   const double = await OllamaDouble.start(options);
   const redisServer = await RedisServer.start();
@@ -68,7 +73,7 @@ Deno.test("deno task chat runs a conversation to max_turns, logs it in the strea
     }
     let from = 0;
     for (const response of responses) {
-      const at = run.stdout.indexOf(response.content, from);
+      const at = unwrapped(run.stdout).indexOf(unwrapped(response.content), from);
       assert(at >= from, `message ${response.metadata.sequence_number} shown in order`);
       from = at;
     }
@@ -111,9 +116,9 @@ Deno.test("the observer process shows every message of a live run in order with 
     assertEquals(responses.length, 4);
     let from = 0;
     for (const response of responses) {
-      const at = observer.stdout.indexOf(response.content, from);
+      const at = unwrapped(observer.stdout).indexOf(unwrapped(response.content), from);
       assert(at >= from, `observer shows message ${response.metadata.sequence_number} in order`);
-      const figures = observer.stdout.slice(at).match(/↳ (\d+) tokens · [\d.]+ tok\/s/);
+      const figures = unwrapped(observer.stdout).slice(at).match(/↳ (\d+) tokens · [\d.]+ tok\/s/);
       assert(figures, "a figures line follows the message");
       assertEquals(Number(figures[1]), response.metadata.tokens_generated);
       from = at;

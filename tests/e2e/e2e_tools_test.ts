@@ -65,6 +65,11 @@ async function rig(): Promise<Rig> {
   };
 }
 
+/** `text` with each run of whitespace as one space: the view word-wraps messages. */
+function unwrapped(text: string): string {
+  return text.replace(/\s+/g, " ");
+}
+
 function lines(text: string): string[] {
   return text.trim().split("\n");
 }
@@ -149,12 +154,15 @@ Deno.test("after two finished runs", async (t) => {
         assertEquals(responses.length, 2);
         let from = 0;
         for (const response of responses) {
-          const at = replay.stdout.indexOf(response.content, from);
+          const at = unwrapped(replay.stdout).indexOf(unwrapped(response.content), from);
           assert(at >= from, `message ${response.metadata.sequence_number} replayed in order`);
           from = at;
         }
         assertStringIncludes(replay.stdout, "Run ended: completed (max_turns) after 2 turns");
-        assert(replay.stdout.indexOf("Run ended") > from, "the ending comes after the messages");
+        assert(
+          unwrapped(replay.stdout).indexOf("Run ended") > from,
+          "the ending comes after the messages",
+        );
       },
     );
 

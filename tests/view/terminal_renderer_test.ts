@@ -277,3 +277,106 @@ Deno.test("TerminalRenderer chooses colour itself when not told", () => {
   renderer.abandoned(1, "x");
   match(out.text, /turn 1 abandoned: x/);
 });
+
+const LONG_REPLY = "The keeper reads the compass by lamplight while the storm keeps rising " +
+  "over the rocks and the ship keeps coming, its bell ringing through the fog, " +
+  "and nobody on the island has slept since the lamp went dark two nights ago.";
+
+/** The lines of the turn's content: after the heading, before the figures. */
+function contentLines(text: string, heading: string): string[] {
+  const body = text.slice(text.indexOf(heading) + heading.length + 1);
+  return body.slice(0, body.indexOf("\n  ↳")).split("\n");
+}
+
+Deno.test("TerminalRenderer wraps a streamed turn at word boundaries to its width", () => {
+  const { out, renderer } = capture(false, 40);
+  renderer.turnStart(1, 1, "Alice", "llama3.2");
+  for (let i = 0; i < LONG_REPLY.length; i += 3) renderer.token(1, LONG_REPLY.slice(i, i + 3));
+  renderer.turnEnd({ ...message(1, { agent_id: 1 }), content: LONG_REPLY }, "Alice");
+  const lines = contentLines(out.text, "[1] Alice (llama3.2)");
+  ok(lines.length > 4, out.text);
+  for (const line of lines) ok(line.length <= 40, line);
+  strictEqual(lines.join(" "), LONG_REPLY, "lines break only where there was a space");
+});
+
+Deno.test("TerminalRenderer wraps a replayed turn the same way", () => {
+  const { out, renderer } = capture(false, 40);
+  renderer.turnEnd({ ...message(2), content: LONG_REPLY }, "Bob");
+  const lines = contentLines(out.text, "[2] Bob (gemma3)");
+  for (const line of lines) ok(line.length <= 40, line);
+  strictEqual(lines.join(" "), LONG_REPLY);
+});
+
+Deno.test("TerminalRenderer wraps at 100 columns by default when stdout is not a terminal", {
+  ignore: Deno.stdout.isTerminal(),
+}, () => {
+  const { out, renderer } = capture(false);
+  renderer.turnStart(1, 1, "Alice", "llama3.2");
+  renderer.token(1, LONG_REPLY);
+  renderer.turnEnd({ ...message(1, { agent_id: 1 }), content: LONG_REPLY }, "Alice");
+  const lines = contentLines(out.text, "[1] Alice (llama3.2)");
+  strictEqual(lines.length, 3, out.text);
+  for (const line of lines) ok(line.length <= 100, line);
+  ok(lines[0]!.length > 80, "wider than the 80 columns a terminal would cut at");
+});
+
+Deno.test("TerminalRenderer writes the held-back word before a notice inside a live turn", () => {
+  const { out, renderer } = capture(false, 40);
+  renderer.turnStart(1, 1, "Alice", "llama3.2");
+  renderer.token(1, "Half a sent");
+  renderer.redisWaiting(60);
+  renderer.token(1, "ence more");
+  renderer.redisBack(3200);
+  renderer.turnEnd(message(1, { agent_id: 1 }), "Alice");
+  ok(
+    out.text.includes(
+      "Half a sent\n  … Redis is unreachable: waiting for it to come back (up to 60 s)\n" +
+        "ence more\n  ✓ Redis is back after 3.2 s; following the run again\n  ↳ 42 tokens",
+    ),
+    out.text,
+  );
+});
+
+Deno.test("TerminalRenderer.turnEnd() marks a reply cut at the token limit", () => {
+  const { out, renderer } = capture(false);
+  renderer.turnStart(3, 2, "Bob", "gemma3");
+  renderer.token(3, "Cut in the mid");
+  renderer.turnEnd(message(3, { tokens_generated: 400, done_reason: "length" }), "Bob");
+  ok(out.text.includes("Cut in the mid\n  ↳ 400 tokens (cut at the limit) · 18.3 tok/s"), out.text);
+  const { out: plain, renderer: other } = capture(false);
+  other.turnEnd(message(4, { done_reason: "stop" }), "Bob");
+  strictEqual(plain.text.includes("cut at"), false);
+});
+
+Deno.test("TerminalRenderer.footer() gives the stop reason only when it is not the status again", () => {
+  const { out, renderer } = capture(false);
+  renderer.footer(meta({ status: "interrupted", stop_reason: "interrupted", turns: 3 }));
+  ok(out.text.includes("Run ended: interrupted after 3 turns"), out.text);
+  strictEqual(out.text.includes("(interrupted)"), false);
+  const { out: other, renderer: second } = capture(false);
+  second.footer(meta({ status: "completed", stop_reason: "duration", turns: 3 }));
+  ok(other.text.includes("Run ended: completed (duration) after 3 turns"), other.text);
+});
+
+Deno.test("TerminalRenderer.stoppedWatching() says the run goes on, not that it ended", () => {
+  const { out, renderer } = capture(false);
+  renderer.turnStart(4, 2, "Bob", "gemma3");
+  renderer.token(4, "still talk");
+  renderer.stoppedWatching(meta({ status: "running", turns: 3, max_turns: 10 }));
+  strictEqual(
+    out.text.slice(out.text.indexOf("still")),
+    "still talk\n\nStopped watching; conversation conv-1 is still running (turn 3/10)\n",
+  );
+  strictEqual(out.text.includes("Run ended"), false);
+});
+
+Deno.test("TerminalRenderer.waitingForConversation() says what it waits for", () => {
+  const { out, renderer } = capture(false);
+  renderer.waitingForConversation();
+  renderer.waitingForConversation("old-1");
+  strictEqual(
+    out.text,
+    "waiting for a conversation … (start one with 'deno task chat')\n" +
+      "waiting for a conversation … (the newest, old-1, has ended: replay it with --conversation old-1)\n",
+  );
+});

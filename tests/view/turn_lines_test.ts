@@ -78,3 +78,20 @@ Deno.test("formatCount() puts the noun in the plural unless there is one", () =>
   strictEqual(formatCount(1, "turn"), "1 turn");
   strictEqual(formatCount(12_345, "token"), "12,345 tokens");
 });
+
+Deno.test("turnFigures() wraps long references to the width, indented under the first line", () => {
+  const refs = ["Moby Dick by Herman Melville", "The Old Man and the Sea", "Treasure Island"];
+  deepStrictEqual(turnFigures(PLAIN, metadata({ tokens_generated: 3, references: refs }), 40), [
+    "  ↳ 3 tokens",
+    "  ↳ references: Moby Dick by Herman",
+    "    Melville · The Old Man and the Sea ·",
+    "    Treasure Island",
+  ]);
+});
+
+Deno.test("turnFigures() marks a reply the model stopped at the token limit", () => {
+  deepStrictEqual(
+    turnFigures(PLAIN, metadata({ tokens_generated: 400, done_reason: "length" })),
+    ["  ↳ 400 tokens (cut at the limit)"],
+  );
+});
