@@ -4,6 +4,9 @@
  * is sent on one connection without awaiting it (Redis applies commands of
  * a connection in the order they were sent, so events stay in order), and a
  * byte cap per turn keeps a runaway model from flooding the live stream.
+ * One batcher serves a turn from its first attempt to its last, so the cap
+ * bounds the turn, not each attempt (a retried runaway reply is not
+ * published again).
  *
  * @module
  */
