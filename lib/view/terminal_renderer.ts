@@ -21,7 +21,7 @@ import { sanitizeText, StreamSanitizer } from "../base/sanitize.ts";
 import { formatClock, formatDuration } from "./format_duration.ts";
 import { headerBlock } from "./header_block.ts";
 import { formatCount, oneLine, turnFigures, turnHeading } from "./turn_lines.ts";
-import { WordWrapper } from "./word_wrap.ts";
+import { WordWrapper, wrapText } from "./word_wrap.ts";
 
 /** Where rendered text goes; tests inject one that collects it. */
 export interface TextWriter {
@@ -41,6 +41,13 @@ export interface RendererOptions {
    * is a terminal (read again at each turn, so a resize counts), else 100}
    */
   width?: number;
+  /**
+   * Whether a word of a live turn that outgrows its line may be rubbed out
+   * with backspaces and moved down (see {@linkcode WordWrapper}); without
+   * it, such a word finishes on its line. @default {writing to stdout, and
+   * stdout is a terminal}
+   */
+  erase?: boolean;
 }
 
 /** Totals for {@linkcode TerminalRenderer.prototype.footer}. */
@@ -63,15 +70,15 @@ export interface RunSummary {
  * let out = "";
  * const r = new TerminalRenderer({ color: false, writer: { write: (s) => out += s } });
  * r.turnStart(1, 1, "Alice", "llama3.2");
- * r.token(1, "Hi \x1b[2Jthere, fri");
- * // Sanitized; the word in progress ("fri") waits for its end.
- * ok(out.endsWith("[1] Alice (llama3.2)\nHi there,"));
+ * r.token(1, "Hi \x1b[2Jthere");
+ * ok(out.endsWith("[1] Alice (llama3.2)\nHi there"));
  * ```
  */
 export class TerminalRenderer {
   #paint: Paint;
   #writer: TextWriter;
   #width: number | undefined;
+  #erase: boolean;
   #atLineStart = true;
   #live?: { seq: number; sanitizer: StreamSanitizer; wrapper: WordWrapper; shown: boolean };
 
@@ -89,6 +96,7 @@ export class TerminalRenderer {
     }
     this.#width = width === undefined ? undefined : Math.floor(width);
     this.#writer = opts.writer ?? { write: writeStdout };
+    this.#erase = opts.erase ?? (opts.writer === undefined && _stdoutIsTerminal());
     const color = opts.color ?? colorByDefault();
     this.#paint = paint(color);
   }
@@ -104,14 +112,13 @@ export class TerminalRenderer {
   turnStart(seq: number, agent: AgentId, speaker: string, model: string): void {
     this.#endLive();
     this.#turnLine(seq, agent, speaker, model);
-    const wrapper = new WordWrapper(this.#currentWidth());
-    this.#live = { seq, sanitizer: new StreamSanitizer(), wrapper, shown: false };
+    this.#live = { seq, sanitizer: new StreamSanitizer(), wrapper: this.#wrapper(), shown: false };
   }
 
   /**
-   * Writes a token of the live turn at once, word-wrapped: the word in
-   * progress is held back until it ends, so that it can start a new line
-   * when it would pass the width. Tokens of a turn whose start was not seen
+   * Writes a token of the live turn at once, word-wrapped: a word that would
+   * pass the width starts a new line (see {@linkcode WordWrapper}). Tokens
+   * of a turn whose start was not seen
    * (an observer attached late) are skipped; `turnEnd` then prints the whole
    * message instead of a tail.
    */
@@ -139,8 +146,7 @@ export class TerminalRenderer {
         this.#endLive();
         this.#turnLine(md.sequence_number, md.agent_id ?? 1, speaker, md.model);
       }
-      const wrapper = new WordWrapper(this.#currentWidth());
-      this.#out(wrapper.push(sanitizeText(msg.content)) + wrapper.flush());
+      this.#out(wrapText(sanitizeText(msg.content), this.#currentWidth()));
     }
     for (const line of turnFigures(this.#paint, md, this.#currentWidth())) this.#line(line);
   }
@@ -259,6 +265,10 @@ export class TerminalRenderer {
     return this.#width ?? terminalWidth();
   }
 
+  #wrapper(): WordWrapper {
+    return new WordWrapper(this.#currentWidth(), { erase: this.#erase });
+  }
+
   #turnLine(seq: number, agent: AgentId, speaker: string, model?: string) {
     this.#line("");
     this.#line(turnHeading(this.#paint, { seq, agent, speaker, model }));
@@ -273,12 +283,20 @@ export class TerminalRenderer {
     const live = this.#live;
     if (live) this.#out(live.wrapper.flush());
     this.#out(this.#atLineStart ? `${text}\n` : `\n${text}\n`);
-    if (live) live.wrapper = new WordWrapper(this.#currentWidth());
+    if (live) live.wrapper = this.#wrapper();
   }
 
   #out(text: string): void {
     if (text === "") return;
     this.#writer.write(text);
     this.#atLineStart = text.endsWith("\n");
+  }
+}
+
+function _stdoutIsTerminal(): boolean {
+  try {
+    return Deno.stdout.isTerminal();
+  } catch {
+    return false;
   }
 }

@@ -21,14 +21,30 @@ const HOSTILE_TOKENS = [
 ];
 const HOSTILE_VISIBLE = "Hello there, friend!";
 
-function capture(color: boolean, width?: number) {
+function capture(color: boolean, width?: number, erase = false) {
   const out = { text: "" };
   const renderer = new TerminalRenderer({
     color,
+    erase,
     writer: { write: (s) => out.text += s },
     ...(width === undefined ? {} : { width }),
   });
   return { out, renderer };
+}
+
+/** What a terminal shows for `output`: backspace moves left, text overwrites. */
+function screen(output: string): string {
+  const lines: string[][] = [[]];
+  let x = 0;
+  for (const char of output) {
+    const line = lines[lines.length - 1]!;
+    if (char === "\n") {
+      lines.push([]);
+      x = 0;
+    } else if (char === "\b") x = Math.max(0, x - 1);
+    else line[x++] = char;
+  }
+  return lines.map((line) => Array.from(line, (c) => c ?? " ").join("").trimEnd()).join("\n");
 }
 
 function meta(extra: Record<string, unknown> = {}): ConversationMeta {
@@ -288,14 +304,29 @@ function contentLines(text: string, heading: string): string[] {
   return body.slice(0, body.indexOf("\n  ↳")).split("\n");
 }
 
-Deno.test("TerminalRenderer wraps a streamed turn at word boundaries to its width", () => {
-  const { out, renderer } = capture(false, 40);
+Deno.test("TerminalRenderer on a terminal wraps a streamed turn at word boundaries to its width", () => {
+  const { out, renderer } = capture(false, 40, true);
   renderer.turnStart(1, 1, "Alice", "llama3.2");
   for (let i = 0; i < LONG_REPLY.length; i += 3) renderer.token(1, LONG_REPLY.slice(i, i + 3));
   renderer.turnEnd({ ...message(1, { agent_id: 1 }), content: LONG_REPLY }, "Alice");
-  const lines = contentLines(out.text, "[1] Alice (llama3.2)");
+  const lines = contentLines(screen(out.text), "[1] Alice (llama3.2)");
   ok(lines.length > 4, out.text);
   for (const line of lines) ok(line.length <= 40, line);
+  strictEqual(lines.join(" "), LONG_REPLY, "lines break only where there was a space");
+});
+
+Deno.test("TerminalRenderer on a pipe writes no backspace and cuts no word while streaming", () => {
+  const { out, renderer } = capture(false, 40);
+  renderer.turnStart(1, 1, "Alice", "llama3.2");
+  for (let i = 0; i < LONG_REPLY.length; i += 3) {
+    const before = out.text.length;
+    renderer.token(1, LONG_REPLY.slice(i, i + 3));
+    ok(out.text.length > before, "every token is written at once");
+  }
+  renderer.turnEnd({ ...message(1, { agent_id: 1 }), content: LONG_REPLY }, "Alice");
+  strictEqual(out.text.includes("\b"), false);
+  const lines = contentLines(out.text, "[1] Alice (llama3.2)");
+  ok(lines.length > 4, out.text);
   strictEqual(lines.join(" "), LONG_REPLY, "lines break only where there was a space");
 });
 
