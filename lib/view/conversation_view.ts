@@ -12,7 +12,7 @@ import { ConversationStore } from "../bus/conversation_store.ts";
 import { agentForTurn, type AgentId, type DialogMessage } from "../model/dialog_message.ts";
 import { conversationKeys } from "../bus/keys.ts";
 import { readLive } from "../bus/live_feed.ts";
-import type { LiveEvent } from "../model/live_event.ts";
+import { LiveEvent } from "../model/live_event.ts";
 import { OutageGuard } from "../bus/redis_outage.ts";
 import { analyzeRun } from "../analysis/run_analysis.ts";
 import { decodeEntry } from "../bus/stream_entry.ts";
@@ -55,7 +55,7 @@ export async function watchConversation(
   const store = new ConversationStore(redis);
   const signal = options.signal ?? new AbortController().signal;
   const view = new _View(redis, id, renderer, store);
-  view.meta = await _waitForScenario(store, id, options.appearTimeoutMs ?? 30_000, signal);
+  view.meta = await _waitForScenario(store, id, options.appearTimeoutMs ?? 30_000, signal, view);
   renderer.header(view.meta);
   for (const message of (await store.transcript(id)).responses) view.show(message, false);
   const notice = options.redisConfig
@@ -113,6 +113,32 @@ class _View {
     this.#id = id;
     this.#renderer = renderer;
     this.#store = store;
+  }
+
+  /**
+   * Shows the notices at the head of the live stream (the manager's progress
+   * while it writes the scenario) and moves past them; stops at any other event.
+   */
+  async notices(): Promise<void> {
+    const start = this.#cursor === "0" ? "-" : `(${this.#cursor}`;
+    const entries = await this.#redis.xrange(
+      conversationKeys(this.#id).live,
+      start,
+      "+",
+      "COUNT",
+      100,
+    );
+    for (const [entryId, fields] of entries) {
+      let event: LiveEvent | undefined;
+      try {
+        event = LiveEvent.safeParse(JSON.parse(fields[1] ?? "")).data;
+      } catch {
+        // An unreadable entry is the main loop's to skip.
+      }
+      if (event?.type !== "notice") return;
+      this.#renderer.notice(event.text);
+      this.#cursor = entryId;
+    }
   }
 
   /**
@@ -186,12 +212,15 @@ async function _waitForScenario(
   id: string,
   timeoutMs: number,
   signal: AbortSignal,
+  view: _View,
 ): Promise<ConversationMeta> {
   const giveUp = Date.now() + timeoutMs;
   while (true) {
     const meta = await store.get(id);
     if (!meta) return await store.require(id);
     if (meta.scenario || FINISHED_STATUSES.includes(meta.status)) return meta;
+    // While the manager writes the scenario, its progress notices.
+    await view.notices();
     if (Date.now() > giveUp || signal.aborted) return meta;
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -210,3 +210,26 @@ Deno.test("a hang while writing the scenario fails the run within the request ti
     await rig.close();
   }
 });
+
+Deno.test("deno task chat shows the scenario being written, and each retry, before the story", async () => {
+  const rig = await FaultRig.start({
+    tokenDelayMs: TOKEN_DELAY_MS,
+    // The scenario streams for a few seconds: room for it and its retry.
+    config: { ollama: { request_timeout_ms: 30_000 } },
+  });
+  try {
+    rig.double.enqueueFault({ kind: "status", status: 503 });
+    const chat = await rig.spawn("main.ts", ["--max-turns", "2", "--no-analysis"], "chat");
+    await assertCleanExit(chat, [0], 50_000);
+    const out = chat.stdout();
+    const story = out.indexOf("Story");
+    assert(story > 0, out);
+    const writing = out.indexOf("Writing the scenario with ");
+    const retry = out.indexOf("Scenario attempt 1/3 failed");
+    assert(writing >= 0 && writing < story, `progress shown before the story:\n${out}`);
+    assert(retry > writing && retry < story, `the retry shown before the story:\n${out}`);
+    assertStringIncludes(out, "Run ended: completed (max_turns) after 2 turns");
+  } finally {
+    await rig.close();
+  }
+});
