@@ -56,9 +56,11 @@ Deno.test("agent --id 1 leaves a run still pending past the bound, saying so, an
     const agent1 = await rig.spawn("agent.ts", ["--id", "1"], "agent 1");
     const line = await until(
       "agent 1 leaving the stuck run",
-      async () =>
-        agent1.stderr().split("\n").find((l) =>
-          l.includes("leaves conversation") && l.includes(stuck)
+      () =>
+        Promise.resolve(
+          agent1.stderr().split("\n").find((l) =>
+            l.includes("leaves conversation") && l.includes(stuck)
+          ),
         ),
       15_000,
       () => agent1.describe(),
@@ -79,7 +81,8 @@ Deno.test("agent --id 1 waiting on a run that never starts moves to a newer conv
     const agent1 = await rig.spawn("agent.ts", ["--id", "1"], "agent 1");
     await until(
       "agent 1 attached to the stuck run",
-      async () => agent1.stderr().includes(`serving conversation "${stuck}"`) || undefined,
+      () =>
+        Promise.resolve(agent1.stderr().includes(`serving conversation "${stuck}"`) || undefined),
       15_000,
       () => agent1.describe(),
     );

@@ -5,7 +5,7 @@
  * the run completes. Real processes, a real redis-server, the Ollama double
  * holding the scenario request until the manager dies.
  */
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { assertTurnLog, childProcesses, FaultRig, until } from "../helpers/fault_rig.ts";
 
 Deno.test("deno task chat: the manager pool SIGKILLed while writing the scenario is restarted and the run completes", async () => {
@@ -15,7 +15,10 @@ Deno.test("deno task chat: the manager pool SIGKILLed while writing the scenario
     rig.double.enqueueFault({ kind: "hang" }); // the first /api/chat: the scenario
     const chat = await rig.spawn("main.ts", ["--max-turns", "4", "--no-analysis"], "chat");
     const id = await until("the conversation", async () => await rig.store.latest());
-    await until("the scenario request", async () => rig.chatRequests().length >= 1 || undefined);
+    await until(
+      "the scenario request",
+      () => Promise.resolve(rig.chatRequests().length >= 1 || undefined),
+    );
     assertEquals((await rig.meta(id)).status, "pending");
     const manager = await until(
       "chat's manager child",
