@@ -6,6 +6,13 @@
  * in Python logging's style (lib/base/log_pattern.ts), e.g. `%(asctime)s -
  * %(name)s - %(levelname)s - %(message)s`.
  *
+ * Log properties can hold a model's text or something read back from Redis
+ * (a reply quoted in an error, `meta.error`), so the stderr sink makes every
+ * line inert before it writes it: each string value is sanitized and cut to
+ * `MAX_STDERR_TEXT` (lib/base/sanitize.ts), and the whole formatted line is
+ * sanitized again, so no escape sequence reaches the terminal whatever the
+ * format or wherever in the record it hides (an error's message or stack).
+ *
  * @module
  */
 import {
@@ -18,6 +25,7 @@ import {
   reset,
 } from "@logtape/logtape";
 import { compileLogPattern } from "./log_pattern.ts";
+import { MAX_STDERR_TEXT, sanitizeBounded, sanitizeText } from "./sanitize.ts";
 
 const ROOT = "dialogue";
 
@@ -102,12 +110,39 @@ function _formatter(
   return { format, usesSource: pattern.usesSource };
 }
 
+/**
+ * The line the stderr sink writes for `record` in `format`: string values
+ * (message values, properties, an error's message) sanitized and bounded, then
+ * the whole line sanitized. Exported so tests can check it in-process.
+ */
+export function safeLogLine(format: (record: LogRecord) => string, record: LogRecord): string {
+  const bounded: LogRecord = {
+    ...record,
+    message: record.message.map(_boundValue),
+    properties: Object.fromEntries(
+      Object.entries(record.properties).map(([key, value]) => [key, _boundValue(value)]),
+    ),
+  };
+  return sanitizeText(format(bounded));
+}
+
+/** A string, or an error's message and stack, made inert and cut to MAX_STDERR_TEXT. */
+function _boundValue(value: unknown): unknown {
+  if (typeof value === "string") return sanitizeBounded(value);
+  if (!(value instanceof Error)) return value;
+  const copy = new Error(sanitizeBounded(value.message, MAX_STDERR_TEXT, { keepNewlines: false }));
+  copy.name = value.name;
+  const frames = (value.stack ?? "").split("\n").filter((line) => /^\s+at\s/.test(line));
+  copy.stack = [`${copy.name}: ${copy.message}`, ...frames].join("\n");
+  return copy;
+}
+
 /** Synchronous so that no log line is lost when a process exits right after. */
 function _stderrSink(format: (record: LogRecord) => string) {
   const encoder = new TextEncoder();
   return (record: LogRecord) => {
     try {
-      Deno.stderr.writeSync(encoder.encode(format(record)));
+      Deno.stderr.writeSync(encoder.encode(safeLogLine(format, record)));
     } catch {
       // stderr closed (parent gone): nothing useful left to do with the line.
     }

@@ -194,3 +194,37 @@ function _isPlain(c: number): boolean {
   if (c >= 0x2066 && c <= 0x2069) return false;
   return c < 0xd800 || c > 0xdfff;
 }
+
+/**
+ * Longest untrusted text, in code units, that one line on stderr shows (a log
+ * property, an error message): a model's reply quoted in an error is cut here
+ * so it cannot flood the terminal.
+ */
+export const MAX_STDERR_TEXT = 2000;
+
+/**
+ * {@linkcode sanitizeText}, then cut to `maxLength` code units (a surrogate
+ * pair is never split) with a note of how much was left out. For text that
+ * reaches stderr outside the renderer: log lines and the one-line error an
+ * entrypoint prints.
+ *
+ * @example Cutting a long, hostile error message
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { sanitizeBounded } from "./sanitize.ts";
+ *
+ * strictEqual(sanitizeBounded("\x1b[2Jabcdef", 3), "abc… (3 more characters)");
+ * ```
+ */
+export function sanitizeBounded(
+  text: string,
+  maxLength: number = MAX_STDERR_TEXT,
+  opts?: SanitizeOptions,
+): string {
+  const clean = sanitizeText(text, opts);
+  if (clean.length <= maxLength) return clean;
+  let cut = maxLength;
+  const last = clean.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut--;
+  return `${clean.slice(0, cut)}… (${clean.length - cut} more characters)`;
+}

@@ -4,10 +4,14 @@
  * line on stderr and an exit code. Any other error is a bug: it keeps its
  * stack trace.
  *
+ * The message can quote a model's reply or text read back from Redis, so the
+ * line is sanitized (lib/base/sanitize.ts) and cut to `MAX_STDERR_TEXT`.
+ *
  * @module
  */
 import { DialogueError, exitCodeFor } from "../base/dialogue_error.ts";
 import { closeLogging } from "../base/logger.ts";
+import { MAX_STDERR_TEXT, sanitizeBounded } from "../base/sanitize.ts";
 
 /** Signals closer together than this count as one. */
 const SAME_SIGNAL_MS = 1000;
@@ -38,9 +42,17 @@ export async function runEntrypoint(
     code = await body(controller.signal);
   } catch (error) {
     if (!(error instanceof DialogueError)) throw error;
-    console.error(`${name}: ${error.message}`);
+    console.error(errorLine(name, error));
     code = exitCodeFor(error);
   }
   await closeLogging().catch(() => {});
   Deno.exit(code);
+}
+
+/**
+ * The one line printed for a {@linkcode DialogueError}: `name: message`, the
+ * message made inert and kept on one line and bounded.
+ */
+export function errorLine(name: string, error: DialogueError): string {
+  return `${name}: ${sanitizeBounded(error.message, MAX_STDERR_TEXT, { keepNewlines: false })}`;
 }

@@ -9,6 +9,7 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import { MAX_STDERR_TEXT, sanitizeBounded } from "../base/sanitize.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
 import { consumerName } from "../bus/keys.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
@@ -84,7 +85,10 @@ export async function runManagerProcess(options: ManagerProcessOptions): Promise
 async function _exitCode(redis: Redis, id: string): Promise<number> {
   const meta = await new ConversationStore(redis).require(id);
   if (meta.status === "failed") {
-    console.error(`manager: conversation ${meta.id} failed: ${meta.error ?? "unknown error"}`);
+    const why = sanitizeBounded(meta.error ?? "unknown error", MAX_STDERR_TEXT, {
+      keepNewlines: false,
+    });
+    console.error(`manager: conversation ${meta.id} failed: ${why}`);
     return 1;
   }
   return meta.status === "completed" ? 0 : 130;
@@ -92,7 +96,9 @@ async function _exitCode(redis: Redis, id: string): Promise<number> {
 
 /** Says why now, then tries to leave the reason in Redis once it is back. */
 async function _outage(config: Config, id: string, error: DialogueError): Promise<number> {
-  console.error(`manager: ${error.message}`);
+  console.error(
+    `manager: ${sanitizeBounded(error.message, MAX_STDERR_TEXT, { keepNewlines: false })}`,
+  );
   const waitMs = config.redis.max_unavailable_seconds * 1000;
   const outcome = await recordFailureWhenBack(config.redis, id, error.message, waitMs);
   const said = {
