@@ -26,7 +26,8 @@ const FLAGS = {
     type: "boolean",
     section: "Report",
     help: "self-contained HTML page with charts and the transcript,\n" +
-      "written to dialogue-<id>.html unless --out is given",
+      "written to <reports.dir>/dialogue-<id>.html (default: reports\n" +
+      "in the local store's data folder) unless --out is given",
   },
   out: {
     type: "string",

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { ConversationStore } from "../bus/conversation_store.ts";
@@ -19,6 +19,7 @@ import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
 import { embedTurns } from "./topic_drift.ts";
 import { judgePersonas } from "./persona_judge.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { localRedisHome } from "../cli/local_redis.ts";
 
 /** Parsed `analyze` flags. */
 export interface AnalyzeCommandOptions {
@@ -44,6 +45,8 @@ export interface AnalyzeCommandOptions {
   signal?: AbortSignal;
   /** For tests. @default {Date.now()} */
   now?: number;
+  /** Environment lookup, for the default reports folder. @default Deno.env.get */
+  env?: (name: string) => string | undefined;
 }
 
 /** What to print: the report itself, or the path of the file it went to. */
@@ -90,14 +93,48 @@ export async function runAnalyzeCommand(
       return await _emit(JSON.stringify(analysis, null, 2) + "\n", options.out);
     case "markdown":
       return await _emit(formatAnalysisMarkdown(analysis), options.out);
-    case "html":
-      return await _emit(formatAnalysisHtml(analysis, t), options.out ?? htmlFileName(t.meta.id));
+    case "html": {
+      const page = formatAnalysisHtml(analysis, t);
+      if (options.out !== undefined) return await _emit(page, options.out);
+      const dir = reportsDir(config, options.env ?? ((name) => Deno.env.get(name)));
+      try {
+        await Deno.mkdir(dir, { recursive: true });
+      } catch (error) {
+        throw usageError(
+          `Cannot create the reports folder ${dir}: ${
+            (error as Error).message
+          } (set reports.dir in the config, or give --out)`,
+        );
+      }
+      return await _emit(page, join(dir, htmlFileName(t.meta.id)));
+    }
     default:
       return await _emit(
         formatAnalysisText(analysis, { color: options.color ?? false }),
         options.out,
       );
   }
+}
+
+/**
+ * Where `--html` writes when `--out` is not given: config `reports.dir`, else
+ * `reports` in the local store's data folder (`$DIALOGUE_HOME`, else
+ * `$XDG_DATA_HOME/dialogue-llm`, else `~/.local/share/dialogue-llm`) — the
+ * user's own folder, so reports never land as untracked files in whatever
+ * folder (often the repository) the command was run from.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { parseConfig } from "../config/config.ts";
+ * import { reportsDir } from "./analyze_command.ts";
+ * const env = (name: string) => name === "DIALOGUE_HOME" ? "/data/d" : undefined;
+ * strictEqual(reportsDir(parseConfig({}), env), "/data/d/reports");
+ * strictEqual(reportsDir(parseConfig({ reports: { dir: "/r" } }), env), "/r");
+ * ```
+ */
+export function reportsDir(config: Config, env: (name: string) => string | undefined): string {
+  return resolve(config.reports.dir ?? join(localRedisHome(env), "reports"));
 }
 
 /**

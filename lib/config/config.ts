@@ -175,6 +175,10 @@ export const Config = z.strictObject({
     /** Expire a finished conversation's keys after this many seconds; unset keeps them. */
     seconds: seconds(z.number({ error: _secondsForm }).int().positive()).optional(),
   }).prefault({}),
+  reports: z.strictObject({
+    /** Where `analyze --html` writes; unset: `reports` in the local store's data folder. */
+    dir: z.string().min(1).optional(),
+  }).prefault({}),
 });
 /** The validated configuration. */
 export type Config = z.infer<typeof Config>;

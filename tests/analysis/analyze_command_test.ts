@@ -123,6 +123,35 @@ Deno.test("analyze reports the newest run by default, in each format", async () 
   });
 });
 
+Deno.test("analyze --html without --out writes into the reports folder, never the current one", async () => {
+  await withRuns(async ({ store, dir }) => {
+    const cwd = Deno.cwd();
+    const here = `${dir}/cwd`;
+    await Deno.mkdir(here);
+    Deno.chdir(here);
+    try {
+      const options = { ids: ["run-a"], format: "html" as const, now: NOW };
+      // Default: `reports` in the local store's data folder.
+      const env = (name: string) => name === "DIALOGUE_HOME" ? `${dir}/home` : undefined;
+      const byDefault = await runAnalyzeCommand(store, parseConfig({}), { ...options, env });
+      const expected = `${dir}/home/reports/${htmlFileName("run-a")}`;
+      assert.equal(byDefault.file, expected);
+      assert.equal(byDefault.text, `Wrote ${expected}\n`);
+      assert.match(await Deno.readTextFile(expected), /^<!DOCTYPE html>/);
+      // Config reports.dir (created if missing) wins over the default; --out over both.
+      const config = parseConfig({ reports: { dir: `${dir}/mine/deep` } });
+      const configured = await runAnalyzeCommand(store, config, { ...options, env });
+      assert.equal(configured.file, `${dir}/mine/deep/${htmlFileName("run-a")}`);
+      const out = await runAnalyzeCommand(store, config, { ...options, env, out: "x.html" });
+      assert.equal(out.file, `${here}/x.html`);
+      const left = [...Deno.readDirSync(here)].map((e) => e.name);
+      assert.deepEqual(left, ["x.html"]);
+    } finally {
+      Deno.chdir(cwd);
+    }
+  });
+});
+
 Deno.test("analyze --compare tables the given runs in order; --all --since picks recent ones", async () => {
   await withRuns(async ({ run }) => {
     const given = RunComparison.parse(

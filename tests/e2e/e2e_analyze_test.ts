@@ -88,9 +88,10 @@ Deno.test("analyze on a looping run prints the summary with the loop flag, write
     }
     assertMatch(text.stdout, /! loop from turn 5: Agents are repeating each other/);
 
-    const html = await runEntrypoint("analyze.ts", [id, "--html"], { env: t.env, cwd });
+    const env = { ...t.env, DIALOGUE_HOME: `${cwd}/home` };
+    const html = await runEntrypoint("analyze.ts", [id, "--html"], { env, cwd });
     assertEquals(html.code, 0, html.stderr);
-    const path = `${cwd}/dialogue-${id}.html`;
+    const path = `${cwd}/home/reports/dialogue-${id}.html`;
     assertEquals(html.stdout, `Wrote ${path}\n`);
     const page = await Deno.readTextFile(path);
     for (const chart of CHART_IDS) assertStringIncludes(page, `<svg id="${chart}"`);
