@@ -72,6 +72,11 @@ export const RunAnalysis = z.object({
     paused_ms: nonneg,
     turns_vs_max: z.number().finite().nonnegative(),
     duration_vs_limit: z.number().finite().nonnegative().nullable(),
+    /**
+     * Set when the run has no turn to analyse: why (its error, its stop
+     * reason or its status); every figure below is then empty. Null otherwise.
+     */
+    nothing_to_analyse: z.string().nullable(),
   }),
   overall: AgentStats,
   agents: z.object({ "1": AgentStats, "2": AgentStats }),
@@ -108,6 +113,31 @@ export function storyText(meta: ConversationMeta): string | null {
     story.initial_situation,
     ...personas.flatMap((p) => [p.background, p.goal]),
   ].join("\n");
+}
+
+/**
+ * Why a run without responses has nothing to analyse: its error, else its
+ * stop reason, else its status.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { nothingToAnalyse } from "./run_analysis.ts";
+ * strictEqual(
+ *   nothingToAnalyse({ status: "failed", stop_reason: "error", error: "model not found" }),
+ *   "the run failed before its first turn: model not found",
+ * );
+ * ```
+ */
+export function nothingToAnalyse(
+  meta: Pick<ConversationMeta, "status" | "stop_reason" | "error">,
+): string {
+  if (meta.error) return `the run failed before its first turn: ${meta.error}`;
+  if (meta.stop_reason) return `the run stopped (${meta.stop_reason}) before its first turn`;
+  if (meta.status === "pending" || meta.status === "running") {
+    return `the run is ${meta.status} and has no turn yet`;
+  }
+  return `the run recorded no turn (status ${meta.status})`;
 }
 
 /**
@@ -197,6 +227,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
       duration_vs_limit: durationMs === null
         ? null
         : round(durationMs / (meta.duration_seconds * 1000), 4),
+      nothing_to_analyse: responses.length === 0 ? nothingToAnalyse(meta) : null,
     },
     overall: agentStats(generation, responses),
     agents: { "1": pick(1), "2": pick(2) },

@@ -72,6 +72,10 @@ export function formatAnalysisText(a: RunAnalysis, opts: AnalysisTextOptions = {
     ...textTable(headlineRows(a, _clean).slice(1), [false, false]).map((l) => `  ${l}`),
     "",
   ];
+  if (c.nothing_to_analyse !== null) {
+    out.push(`${p.bold("Nothing to analyse")}: ${_clean(c.nothing_to_analyse)}`);
+    return out.join("\n") + "\n";
+  }
 
   const [header = "", ...body] = textTable(metricRows(a, _clean), [false, true, true, true]);
   out.push(p.bold(header), ...body, "");
@@ -138,6 +142,10 @@ export function formatAnalysisMarkdown(a: RunAnalysis): string {
   const md = (s: string) => escapeMarkdown(_clean(s));
   const out = [`# Run ${md(a.conversation.id)}`, ""];
   out.push(...markdownTable([["Field", "Value"], ...headlineRows(a, md)], [false, false]));
+  if (a.conversation.nothing_to_analyse !== null) {
+    out.push("", `**Nothing to analyse**: ${md(a.conversation.nothing_to_analyse)}`);
+    return out.join("\n") + "\n";
+  }
   out.push("", "## Agents", "");
   out.push(...markdownTable(metricRows(a, md), [false, true, true, true]));
   const speeds = a.per_turn.map((r) => r.tokens_per_second > 0 ? r.tokens_per_second : null);

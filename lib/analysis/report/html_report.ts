@@ -63,7 +63,25 @@ export function formatAnalysisHtml(a: RunAnalysis, t: Transcript): string {
 <body>
 <h1>Run ${id} <span class="status ${a.conversation.status}">${a.conversation.status}</span></h1>
 ${_table("headline", headlineRows(a, _esc), false)}
-${_flags(a)}
+${_body(a, t)}
+<footer>Sentiment: VADER compound score per turn (−1 … +1). Topic similarity: ${
+    a.topic_drift.method === "embedding"
+      ? `cosine of ${_esc(a.topic_drift.model ?? "")} embeddings`
+      : "overlap of content words"
+  }. The JSON schema is documented in docs/analysis-schema.md.</footer>
+</body>
+</html>
+`;
+}
+
+/** Flags, charts, tables and transcript; for a run with no turn, why there is nothing to analyse. */
+function _body(a: RunAnalysis, t: Transcript): string {
+  const empty = a.conversation.nothing_to_analyse;
+  if (empty !== null) {
+    return `<p id="nothing" class="bad"><strong>Nothing to analyse</strong>: ${_esc(empty)}</p>
+${_scenario(t)}`;
+  }
+  return `${_flags(a)}
 <h2>Charts</h2>
 <div class="charts">
 ${
@@ -80,15 +98,7 @@ ${_scenario(t)}
 <h2>Transcript</h2>
 <section id="transcript">
 ${_transcript(a, t)}
-</section>
-<footer>Sentiment: VADER compound score per turn (−1 … +1). Topic similarity: ${
-    a.topic_drift.method === "embedding"
-      ? `cosine of ${_esc(a.topic_drift.model ?? "")} embeddings`
-      : "overlap of content words"
-  }. The JSON schema is documented in docs/analysis-schema.md.</footer>
-</body>
-</html>
-`;
+</section>`;
 }
 
 /** Each chart's caption (already escaped, taken from its SVG title) and SVG. */
@@ -240,7 +250,7 @@ table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .7rem;text-ali
 .status{font-size:.8rem;padding:.1rem .5rem;border-radius:1rem;background:#e5e7eb;vertical-align:middle}
 .status.completed{background:#dcfce7}.status.failed{background:#fee2e2}.status.interrupted{background:#fef9c3}
 #flags{list-style:none;padding:0}.flag{background:#fff7ed;border-left:4px solid #f97316;padding:.3rem .6rem;margin:.3rem 0}
-.ok{color:#15803d}.note{color:#6b7280;font-size:.9rem}
+.ok{color:#15803d}.bad{color:#b91c1c}.note{color:#6b7280;font-size:.9rem}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1rem}
 figure{margin:0;border:1px solid #e5e7eb;border-radius:6px;padding:.5rem}figcaption{font-weight:600;font-size:.9rem}
 svg.chart{width:100%;height:auto;display:block;font-size:11px}

@@ -188,6 +188,36 @@ Deno.test("formatAnalysisText() says so when there is nothing to flag or measure
   ]);
 });
 
+Deno.test("a run without turns reports only why there is nothing to analyse", () => {
+  const a = analyzeRun({
+    meta: ConversationMeta.parse({
+      id: "c0",
+      status: "failed",
+      created_at: 0,
+      turns: 0,
+      max_turns: 10,
+      duration_seconds: 60,
+      stop_reason: "error",
+      error: "Ollama at http://127.0.0.1:9 is unreachable",
+      models: { manager: "m", agent1: "a", agent2: "b" },
+      config: {},
+    }),
+    responses: [],
+    requests: [],
+  });
+  const why = "the run failed before its first turn: Ollama at http://127.0.0.1:9 is unreachable";
+  assert.equal(a.conversation.nothing_to_analyse, why);
+  const text = formatAnalysisText(a);
+  assert.ok(text.endsWith(`\nNothing to analyse: ${why}\n`), text);
+  assert.ok(text.split("\n").length < 12, text);
+  assert.ok(!/-{10}|Flags/.test(text), text);
+  const md = formatAnalysisMarkdown(a);
+  assert.ok(md.endsWith(`\n**Nothing to analyse**: ${why}\n`), md);
+  assert.ok(!md.includes("## Flags"));
+  // A run with turns has nothing to explain.
+  assert.equal(analysis().conversation.nothing_to_analyse, null);
+});
+
 Deno.test("formatAnalysisText() strips escape sequences from model-supplied text", () => {
   const a = analysis();
   a.conversation.error = "bad \x1b]0;pwned\x07reply\x1b[2J";

@@ -97,10 +97,17 @@ Deno.test("formatAnalysisHtml() is self-contained: no script, no external resour
   assert.ok(!/@import/i.test(html));
 });
 
-Deno.test("formatAnalysisHtml() renders an empty run without charts failing", () => {
-  const t = { ...transcript(), responses: [] };
+Deno.test("formatAnalysisHtml() says why a run without turns has nothing to analyse", () => {
+  const base = transcript();
+  const meta = { ...base.meta, status: "failed" as const, turns: 0, stop_reason: "error" as const };
+  const t = { ...base, meta: { ...meta, error: "model <tiny> not found" }, responses: [] };
   const html = formatAnalysisHtml(analyzeRun(t), t);
-  for (const id of CHART_IDS) assert.ok(html.includes(`<svg id="${id}"`));
+  assert.match(
+    html,
+    /<p id="nothing" class="bad"><strong>Nothing to analyse<\/strong>: the run failed before its first turn: model &lt;tiny&gt; not found<\/p>/,
+  );
+  for (const id of CHART_IDS) assert.ok(!html.includes(`<svg id="${id}"`));
+  assert.ok(!html.includes("No flags."));
   assert.ok(!html.includes("NaN"));
 });
 
