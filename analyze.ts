@@ -14,6 +14,10 @@ import { type AnalyzeCommandOptions, runAnalyzeCommand } from "./lib/analysis/an
 import { EXPORT_FORMATS, type ExportFormat } from "./lib/analysis/transcript_export.ts";
 import { parseAge } from "./lib/bus/retention.ts";
 import { usageError } from "./lib/base/dialogue_error.ts";
+import { ConversationStatus } from "./lib/model/conversation_meta.ts";
+import { Flag } from "./lib/analysis/analysis_flags.ts";
+
+const FLAG_CODES = Flag.shape.code.options;
 
 const FLAGS = {
   json: {
@@ -79,6 +83,21 @@ const FLAGS = {
       "sharegpt or openai (a line per run; agent 1 is the\n" +
       "user/human, agent 2 the assistant/gpt)",
   },
+  status: {
+    type: "string",
+    value: "LIST",
+    section: "Datasets",
+    help: "export only runs with these statuses (comma-separated:\n" +
+      "completed, failed, interrupted, running, pending; any)\n" +
+      "[with --all: completed]",
+  },
+  "exclude-flag": {
+    type: "string",
+    value: "LIST",
+    section: "Datasets",
+    help: "leave out runs with these flags (comma-separated: loop,\n" +
+      "stale, drift, errors, …; none) [with --all: loop]",
+  },
 } as const;
 
 /** `deno task analyze`: flags, help and what it does. */
@@ -117,6 +136,7 @@ with the turn they start from.`,
         signal,
       });
       await Deno.stdout.write(new TextEncoder().encode(output.text));
+      if (output.notice) console.error(`analyze: ${output.notice}`);
       return 0;
     } finally {
       await closeRedis(redis);
@@ -149,7 +169,30 @@ function _options(values: FlagValues<typeof FLAGS>, ids: string[]): AnalyzeComma
     sinceMs: values.since === undefined ? undefined : parseAge(values.since, "--since"),
     ...(values.limit === undefined ? {} : { limit: values.limit }),
     export: exportFormat as ExportFormat | undefined,
+    statuses: _list(values.status, "--status", ConversationStatus.options, "any"),
+    excludeFlags: _list(values["exclude-flag"], "--exclude-flag", FLAG_CODES, "none"),
     embedModel: values["embed-model"],
     judgeModel: values["judge-model"],
   };
+}
+
+/** A comma-separated flag value checked against `known`; `every` stands for all of them (`any`) or none (`none`). */
+function _list<T extends string>(
+  value: string | undefined,
+  flag: string,
+  known: readonly T[],
+  every: "any" | "none",
+): T[] | undefined {
+  if (value === undefined) return undefined;
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 1 && items[0] === every) return every === "any" ? [...known] : [];
+  const unknown = items.filter((s) => !known.includes(s as T));
+  if (items.length === 0 || unknown.length > 0) {
+    throw usageError(
+      `Invalid ${flag} ${JSON.stringify(value)}: expected a comma-separated list of ${
+        known.join(", ")
+      }, or ${every}`,
+    );
+  }
+  return items as T[];
 }

@@ -8,7 +8,8 @@
  */
 import { join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
-import type { ConversationMeta } from "../model/conversation_meta.ts";
+import type { ConversationMeta, ConversationStatus } from "../model/conversation_meta.ts";
+import type { Flag } from "./analysis_flags.ts";
 import type { ConversationStore } from "../bus/conversation_store.ts";
 import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
 import { analyzeRun, type RunAnalysis, storyText, type Transcript } from "./run_analysis.ts";
@@ -36,6 +37,17 @@ export interface AnalyzeCommandOptions {
   /** Most runs `all` takes. @default {100} */
   limit?: number;
   export?: ExportFormat | undefined;
+  /**
+   * `--export`: keep only runs with one of these statuses. Unset: `completed`
+   * with `--all`, any status for runs named by id.
+   */
+  statuses?: ConversationStatus[] | undefined;
+  /**
+   * `--export`: leave out runs with any of these flags (a run the loop
+   * detector stopped counts as `loop`). Unset: `loop` with `--all`, none for
+   * runs named by id.
+   */
+  excludeFlags?: Flag["code"][] | undefined;
   /** Ollama embedding model for topic drift. */
   embedModel?: string | undefined;
   /** Judge model for persona consistency. */
@@ -54,7 +66,14 @@ export interface AnalyzeOutput {
   text: string;
   /** Set when a file was written. */
   file?: string;
+  /** A line for stderr: how many runs `--export` left out and why. */
+  notice?: string;
 }
+
+/** `--export --all` keeps these statuses unless `--status` says otherwise. */
+export const DEFAULT_EXPORT_STATUSES: readonly ConversationStatus[] = ["completed"];
+/** `--export --all` leaves out runs with these flags unless `--exclude-flag` says otherwise. */
+export const DEFAULT_EXPORT_EXCLUDED_FLAGS: readonly Flag["code"][] = ["loop"];
 
 /**
  * Runs the analyze command.
@@ -70,9 +89,11 @@ export async function runAnalyzeCommand(
 ): Promise<AnalyzeOutput> {
   _validate(options);
   if (options.export) {
-    const transcripts = await _transcripts(store, await _selectIds(store, options));
-    const lines = transcripts.flatMap((t) => exportTranscript(t, options.export!));
-    return await _emit(lines.length === 0 ? "" : lines.join("\n") + "\n", options.out);
+    const all = await _transcripts(store, await _selectIds(store, options));
+    const { kept, notice } = _datasetFilter(all, options);
+    const lines = kept.flatMap((t) => exportTranscript(t, options.export!));
+    const output = await _emit(lines.length === 0 ? "" : lines.join("\n") + "\n", options.out);
+    return notice ? { ...output, notice } : output;
   }
   if (options.compare || options.all) {
     const ids = await _selectIds(store, options);
@@ -152,7 +173,55 @@ export function htmlFileName(id: string): string {
   return `dialogue-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.html`;
 }
 
+/** The runs a dataset keeps, and a line saying how many were left out and why. */
+function _datasetFilter(
+  transcripts: Transcript[],
+  o: AnalyzeCommandOptions,
+): { kept: Transcript[]; notice?: string } {
+  const statuses = o.statuses ?? (o.all ? DEFAULT_EXPORT_STATUSES : undefined);
+  const excluded = o.excludeFlags ?? (o.all ? DEFAULT_EXPORT_EXCLUDED_FLAGS : []);
+  const kept: Transcript[] = [];
+  const byStatus = new Map<string, number>();
+  const byFlag = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+  for (const t of transcripts) {
+    if (statuses && !statuses.includes(t.meta.status)) {
+      bump(byStatus, t.meta.status);
+      continue;
+    }
+    if (excluded.length > 0) {
+      const codes = new Set<string>(analyzeRun(t).flags.map((f) => f.code));
+      if (t.meta.stop_reason === "loop") codes.add("loop");
+      const hit = excluded.find((code) => codes.has(code));
+      if (hit) {
+        bump(byFlag, hit);
+        continue;
+      }
+    }
+    kept.push(t);
+  }
+  const left = transcripts.length - kept.length;
+  if (left === 0) return { kept };
+  const parts = [
+    ...[...byStatus].map(([status, n]) => `${n} ${status}`),
+    ...[...byFlag].map(([code, n]) => `${n} flagged ${code}`),
+  ];
+  const settings = [
+    ...(byStatus.size > 0 ? [`--status ${statuses!.join(",")}`] : []),
+    ...(byFlag.size > 0 ? [`--exclude-flag ${excluded.join(",")}`] : []),
+  ];
+  return {
+    kept,
+    notice: `Exported ${kept.length} of ${transcripts.length} run(s); left out ${left}: ${
+      parts.join(", ")
+    } (${settings.join(", ")}; '--status any' and '--exclude-flag none' keep every run)`,
+  };
+}
+
 function _validate(o: AnalyzeCommandOptions): void {
+  if ((o.statuses !== undefined || o.excludeFlags !== undefined) && !o.export) {
+    throw usageError("--status and --exclude-flag choose the runs of --export: add --export");
+  }
   const modes = [o.compare && "--compare", o.export && "--export"].filter(Boolean);
   if (modes.length > 1) throw usageError("Choose one of --compare and --export");
   if (o.compare && !o.all && o.ids.length < 2) {

@@ -29,6 +29,7 @@ const SCENARIO = JSON.parse(
 );
 
 interface Rig {
+  redis: Redis;
   store: ConversationStore;
   run(options: Partial<AnalyzeCommandOptions>): ReturnType<typeof runAnalyzeCommand>;
   dir: string;
@@ -50,6 +51,7 @@ async function withRuns(fn: (rig: Rig) => Promise<void>, ollamaHost = "http://12
     ]);
     await seed(redis, store, "run-b", NOW - HOUR, ["Ship ahoy!", "Where?", "By the rocks!"]);
     await fn({
+      redis,
       store,
       dir,
       run: (options) =>
@@ -68,6 +70,7 @@ async function seed(
   id: string,
   createdAt: number,
   texts: string[],
+  overrides: Record<string, unknown> = {},
 ): Promise<void> {
   await store.create(ConversationMeta.parse({
     id,
@@ -82,6 +85,7 @@ async function seed(
     models: { manager: "m", agent1: "tiny", agent2: "tiny" },
     config: {},
     scenario: SCENARIO,
+    ...overrides,
   }));
   for (const [i, content] of texts.entries()) {
     const agent = (i % 2) + 1;
@@ -185,6 +189,47 @@ Deno.test("analyze --export writes dataset lines for one run or all of them", as
   });
 });
 
+Deno.test("analyze --export --all leaves failed and looping runs out of datasets unless asked, and says so", async () => {
+  await withRuns(async ({ redis, store, run }) => {
+    await seed(redis, store, "run-failed", NOW - 30 * 60_000, [], {
+      status: "failed",
+      stop_reason: "error",
+      error: "model not found",
+      turns: 0,
+      max_turns: 10,
+    });
+    const loop = ["Thank you so much, Ilya!", "You're very welcome, Mara!"];
+    await seed(redis, store, "run-loop", NOW - 20 * 60_000, [
+      "The lamp has failed and the ship is close to the rocks.",
+      "Then let me rewire the lens motor from the generator!",
+      ...loop,
+      ...loop,
+      ...loop,
+    ]);
+    const ids = (text: string) => text.trimEnd().split("\n").map((l) => JSON.parse(l).id);
+    const byDefault = await run({ export: "sharegpt", all: true });
+    assert.deepEqual(ids(byDefault.text), ["run-b", "run-a", "run-old"]);
+    assert.equal(
+      byDefault.notice,
+      "Exported 3 of 5 run(s); left out 2: 1 failed, 1 flagged loop (--status completed, --exclude-flag loop; '--status any' and '--exclude-flag none' keep every run)",
+    );
+    const everything = await run({
+      export: "sharegpt",
+      all: true,
+      statuses: ["completed", "failed"],
+      excludeFlags: [],
+    });
+    // Asked for: the failed and the looping run are back.
+    assert.deepEqual(ids(everything.text), ["run-loop", "run-failed", "run-b", "run-a", "run-old"]);
+    assert.equal(everything.notice, undefined);
+    // A run named by id is exported as asked, unless a filter is given.
+    assert.equal((await run({ export: "sharegpt", ids: ["run-loop"] })).notice, undefined);
+    const named = await run({ export: "sharegpt", ids: ["run-loop"], excludeFlags: ["loop"] });
+    assert.equal(named.text, "");
+    assert.match(named.notice ?? "", /^Exported 0 of 1 run\(s\); left out 1: 1 flagged loop/);
+  });
+});
+
 Deno.test("analyze rejects flags that do not go together, naming them", async () => {
   await withRuns(async ({ run }) => {
     const usage = (pattern: RegExp) => (e: unknown) =>
@@ -195,6 +240,7 @@ Deno.test("analyze rejects flags that do not go together, naming them", async ()
     await assert.rejects(run({ all: true, format: "html" }), usage(/--html reports on one run/));
     await assert.rejects(run({ all: true, ids: ["run-a"] }), usage(/not both/));
     await assert.rejects(run({ export: "jsonl", format: "json" }), usage(/--export/));
+    await assert.rejects(run({ statuses: ["failed"] }), usage(/add --export/));
     await assert.rejects(
       run({ compare: true, ids: ["run-a", "run-b"], judgeModel: "tiny" }),
       usage(/--judge-model apply to one run/),

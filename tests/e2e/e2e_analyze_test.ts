@@ -106,6 +106,32 @@ Deno.test("analyze on a looping run prints the summary with the loop flag, write
     const roles = record.messages.map((m: { role: string }) => m.role);
     assertEquals(roles.slice(0, 3), ["system", "user", "assistant"]);
     assertEquals(record.messages[1].content, script[0]);
+
+    // A dataset of every run leaves the looping one out by default, and says so on stderr.
+    const dataset = await runEntrypoint("analyze.ts", ["--export", "openai", "--all"], {
+      env: t.env,
+    });
+    assertEquals(dataset.code, 0, dataset.stderr);
+    assertEquals(dataset.stdout, "");
+    assertMatch(
+      dataset.stderr,
+      /^analyze: Exported 0 of 1 run\(s\); left out 1: 1 flagged loop \(--exclude-flag loop;/m,
+    );
+    const kept = await runEntrypoint(
+      "analyze.ts",
+      ["--export", "openai", "--all", "--exclude-flag", "none", "--status", "any"],
+      { env: t.env },
+    );
+    assertEquals(kept.code, 0, kept.stderr);
+    assertEquals(kept.stdout.trimEnd().split("\n").length, 1);
+    const wrong = await runEntrypoint("analyze.ts", ["--export", "openai", "--status", "done"], {
+      env: t.env,
+    });
+    assertEquals(wrong.code, 2);
+    assertMatch(
+      wrong.stderr,
+      /Invalid --status "done": expected a comma-separated list of pending,/,
+    );
   } finally {
     await Deno.remove(cwd, { recursive: true });
     await t.close();
