@@ -8,10 +8,11 @@
  *
  * Log properties can hold a model's text or something read back from Redis
  * (a reply quoted in an error, `meta.error`), so the stderr sink makes every
- * line inert before it writes it: each string value is sanitized and cut to
- * `MAX_STDERR_TEXT` (lib/base/sanitize.ts), and the whole formatted line is
- * sanitized again, so no escape sequence reaches the terminal whatever the
- * format or wherever in the record it hides (an error's message or stack).
+ * line inert before it writes it: each string value has its control
+ * characters written as `\uXXXX` escapes and is cut to `MAX_STDERR_TEXT`
+ * (lib/base/sanitize.ts), and the whole formatted line is escaped again, so
+ * no escape sequence reaches the terminal whatever the format or wherever in
+ * the record it hides (an error's message or stack).
  *
  * @module
  */
@@ -25,7 +26,7 @@ import {
   reset,
 } from "@logtape/logtape";
 import { compileLogPattern } from "./log_pattern.ts";
-import { MAX_STDERR_TEXT, sanitizeBounded, sanitizeText } from "./sanitize.ts";
+import { escapeControls, MAX_STDERR_TEXT, sanitizeBounded } from "./sanitize.ts";
 
 const ROOT = "dialogue";
 
@@ -112,8 +113,8 @@ function _formatter(
 
 /**
  * The line the stderr sink writes for `record` in `format`: string values
- * (message values, properties, an error's message) sanitized and bounded, then
- * the whole line sanitized. Exported so tests can check it in-process.
+ * (message values, properties, an error's message) made inert and bounded,
+ * then the whole line made inert. Exported so tests can check it in-process.
  */
 export function safeLogLine(format: (record: LogRecord) => string, record: LogRecord): string {
   const bounded: LogRecord = {
@@ -123,7 +124,7 @@ export function safeLogLine(format: (record: LogRecord) => string, record: LogRe
       Object.entries(record.properties).map(([key, value]) => [key, _boundValue(value)]),
     ),
   };
-  return sanitizeText(format(bounded));
+  return escapeControls(format(bounded));
 }
 
 /** A string, or an error's message and stack, made inert and cut to MAX_STDERR_TEXT. */

@@ -202,18 +202,46 @@ function _isPlain(c: number): boolean {
  */
 export const MAX_STDERR_TEXT = 2000;
 
+const _UNSAFE =
+  // deno-lint-ignore no-control-regex
+  /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
 /**
- * {@linkcode sanitizeText}, then cut to `maxLength` code units (a surrogate
- * pair is never split) with a note of how much was left out. For text that
- * reaches stderr outside the renderer: log lines and the one-line error an
- * entrypoint prints.
+ * Makes untrusted text inert for a diagnostic line on stderr by writing every
+ * character {@linkcode sanitizeText} would remove as its `\uXXXX` escape
+ * instead (`\n` and `\t` are kept, or become a space with `keepNewlines:
+ * false`). Nothing is swallowed, so an error quoting a cut-short sequence
+ * (V8's JSON.parse snippet ends mid-`ESC ]`) stays whole and shows what the
+ * model sent; a JSON log line stays valid JSON.
+ *
+ * @example
+ * ```ts
+ * import { strictEqual } from "node:assert/strict";
+ * import { escapeControls } from "./sanitize.ts";
+ *
+ * strictEqual(escapeControls("\x1b]0;pw"), "\\u001b]0;pw");
+ * ```
+ */
+export function escapeControls(text: string, opts: SanitizeOptions = {}): string {
+  const keep = opts.keepNewlines ?? true;
+  return text.replace(_UNSAFE, (ch) => {
+    if (ch === "\n" || ch === "\t") return keep ? ch : " ";
+    return `\\u${ch.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+/**
+ * {@linkcode escapeControls} of `text` cut to `maxLength` code units (a
+ * surrogate pair or an escape is never split), with a note of how much was left out. For
+ * text that reaches stderr outside the renderer: log lines and the one-line
+ * error an entrypoint prints.
  *
  * @example Cutting a long, hostile error message
  * ```ts
  * import { strictEqual } from "node:assert/strict";
  * import { sanitizeBounded } from "./sanitize.ts";
  *
- * strictEqual(sanitizeBounded("\x1b[2Jabcdef", 3), "abc… (3 more characters)");
+ * strictEqual(sanitizeBounded("\x1b[2Jabcdef", 11), "\\u001b[2Jab… (4 more characters)");
  * ```
  */
 export function sanitizeBounded(
@@ -221,10 +249,13 @@ export function sanitizeBounded(
   maxLength: number = MAX_STDERR_TEXT,
   opts?: SanitizeOptions,
 ): string {
-  const clean = sanitizeText(text, opts);
-  if (clean.length <= maxLength) return clean;
+  const safe = escapeControls(text, opts);
+  if (safe.length <= maxLength) return safe;
   let cut = maxLength;
-  const last = clean.charCodeAt(cut - 1);
+  const last = safe.charCodeAt(cut - 1);
   if (last >= 0xd800 && last <= 0xdbff) cut--;
-  return `${clean.slice(0, cut)}… (${clean.length - cut} more characters)`;
+  // Never end inside a `\uXXXX` escape.
+  const escape = safe.lastIndexOf("\\u", cut - 1);
+  if (escape !== -1 && escape > cut - 6 && /^\\u[0-9a-f]{4}/.test(safe.slice(escape))) cut = escape;
+  return `${safe.slice(0, cut)}… (${safe.length - cut} more characters)`;
 }

@@ -5,7 +5,9 @@
  * stack trace.
  *
  * The message can quote a model's reply or text read back from Redis, so the
- * line is sanitized (lib/base/sanitize.ts) and cut to `MAX_STDERR_TEXT`.
+ * line is made inert (control characters written as `\uXXXX` escapes, see
+ * `sanitizeBounded` in lib/base/sanitize.ts), kept on one line and cut to
+ * `MAX_STDERR_TEXT`.
  *
  * @module
  */

@@ -6,6 +6,7 @@
  * @module
  */
 import type { z } from "zod";
+import { escapeControls } from "../base/sanitize.ts";
 
 /** Outcome of {@linkcode parseStructuredReply}. */
 export type StructuredReply<T> =
@@ -35,7 +36,10 @@ export function parseStructuredReply<S extends z.ZodType>(
   try {
     json = JSON.parse(content);
   } catch (error) {
-    return { ok: false, problem: `not JSON (${(error as Error).message})` };
+    // V8 quotes the start of the reply; its control characters become visible
+    // escapes here, since a cut-short `ESC ]` would swallow what follows.
+    const quoted = escapeControls((error as Error).message, { keepNewlines: false });
+    return { ok: false, problem: `not JSON (${quoted})` };
   }
   const result = schema.safeParse(json);
   if (result.success) return { ok: true, value: result.data };

@@ -69,7 +69,33 @@ Deno.test("entrypoint error line: inert, on one line, bounded, still readable", 
   assert(line.length <= "chat: ".length + MAX_STDERR_TEXT + 40, `${line.length}`);
 });
 
-Deno.test("sanitizeBounded never splits a surrogate pair and leaves short text as sanitizeText does", () => {
+Deno.test("sanitizeBounded never splits a surrogate pair and writes controls as escapes, swallowing nothing", () => {
   assertEquals(sanitizeBounded("ab😀cd", 3), "ab… (4 more characters)");
-  assertEquals(sanitizeBounded("\x1b[1mok\x1b[0m", 10), "ok");
+  assertEquals(sanitizeBounded("ab😀cd", 4), "ab😀… (2 more characters)");
+  assertEquals(sanitizeBounded("\x1b[1mok\x1b[0m", 100), "\\u001b[1mok\\u001b[0m");
+  // A cut-short OSC (as V8's JSON.parse snippet leaves it) does not hide what follows.
+  assertEquals(
+    sanitizeBounded("token '\x1b', \"\x1b]0;pw\"... is not valid JSON; set agents.output", 200),
+    "token '\\u001b', \"\\u001b]0;pw\"... is not valid JSON; set agents.output",
+  );
+  assertEquals(
+    sanitizeBounded("\u202eA\x9bB\ud800C\r\n\tD", 100),
+    "\\u202eA\\u009bB\\ud800C\\u000d\n\tD",
+  );
+  assertEquals(sanitizeBounded("a\nb\tc", 100, { keepNewlines: false }), "a b c");
+});
+
+Deno.test("log sink (json): a line with a C1 character in a value stays valid JSON", () => {
+  const fmt = logFormatter({ level: "debug", format: "json" }, "agent");
+  const line = safeLogLine(fmt, record(["Model said ", "\x9b2J\x1b[2J ok", ""], { reply: "\x9b" }));
+  assert(!CONTROL.test(line));
+  const parsed = JSON.parse(line) as { message: string; properties: { reply: string } };
+  assertStringIncludes(parsed.message, "ok");
+  assertEquals(parsed.properties.reply, "\\u009b");
+});
+
+Deno.test("sanitizeBounded bounds the escaped text and never ends inside an escape", () => {
+  const out = sanitizeBounded("\x1b".repeat(1000), 100);
+  assert(out.startsWith("\\u001b".repeat(16) + "…"), out);
+  assertStringIncludes(out, `(${6000 - 96} more characters)`);
 });
