@@ -26,6 +26,7 @@ import { measureTopicDrift, TopicDrift, type TurnEmbeddings } from "./topic_drif
 import { PersonaJudgement } from "./persona_judge.ts";
 import { round } from "./stats.ts";
 import { pauseWindow } from "./run_clock.ts";
+import { RunSettings, runSettings } from "./run_settings.ts";
 
 export { AgentStats, COLD_START_MS, TurnRow } from "./generation_stats.ts";
 export { Flag, ONE_SIDED_SHARE, STALL_MIN_MS } from "./analysis_flags.ts";
@@ -78,6 +79,8 @@ export const RunAnalysis = z.object({
      */
     nothing_to_analyse: z.string().nullable(),
   }),
+  /** What the run was generated with, from its stored config (v1.4). */
+  settings: RunSettings,
   overall: AgentStats,
   agents: z.object({ "1": AgentStats, "2": AgentStats }),
   per_turn: z.array(TurnRow),
@@ -229,6 +232,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
         : round(durationMs / (meta.duration_seconds * 1000), 4),
       nothing_to_analyse: responses.length === 0 ? nothingToAnalyse(meta) : null,
     },
+    settings: runSettings(meta),
     overall: agentStats(generation, responses),
     agents: { "1": pick(1), "2": pick(2) },
     per_turn: rows,

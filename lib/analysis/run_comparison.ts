@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { RunAnalysis } from "./run_analysis.ts";
+import { RunSettings } from "./run_settings.ts";
 import { ConversationStatus, StopReason } from "../model/conversation_meta.ts";
 import { sanitizeText } from "../base/sanitize.ts";
 import {
@@ -38,6 +39,8 @@ export const ComparisonRow = z.object({
   duration_ms: z.number().nonnegative().nullable(),
   /** Codes of the run's flags. */
   flags: z.array(z.string()),
+  /** What the run was generated with (v1.4), as in the single-run report. */
+  settings: RunSettings,
 });
 /** One run in a comparison. */
 export type ComparisonRow = z.infer<typeof ComparisonRow>;
@@ -80,6 +83,7 @@ export function compareRuns(analyses: readonly RunAnalysis[]): RunComparison {
       word_balance: a.dialogue.turn_taking.word_balance,
       duration_ms: a.conversation.duration_ms,
       flags: a.flags.map((f) => f.code),
+      settings: a.settings,
     })),
   };
 }
@@ -96,8 +100,26 @@ const HEADER = [
   "BALANCE",
   "DURATION",
   "FLAGS",
+  "TEMP",
+  "SEED",
+  "CTX",
 ];
-const RIGHT = [false, false, true, false, true, true, true, false, true, true, false];
+const RIGHT = [
+  false,
+  false,
+  true,
+  false,
+  true,
+  true,
+  true,
+  false,
+  true,
+  true,
+  false,
+  true,
+  true,
+  true,
+];
 
 function _cells(r: ComparisonRow, esc: (s: string) => string): string[] {
   const models = r.models.agent1 === r.models.agent2
@@ -115,7 +137,17 @@ function _cells(r: ComparisonRow, esc: (s: string) => string): string[] {
     r.word_balance === null ? DASH : r.word_balance.toFixed(2),
     r.duration_ms === null ? DASH : formatMs(r.duration_ms),
     r.flags.length === 0 ? DASH : r.flags.join(","),
+    _temperature(r.settings),
+    r.settings.seed === null ? DASH : String(r.settings.seed),
+    r.settings.num_ctx === null ? DASH : String(r.settings.num_ctx),
   ];
+}
+
+/** The run's temperature, with each agent's when they differ. */
+function _temperature(s: RunSettings): string {
+  const show = (t: number | null) => t === null ? DASH : String(t);
+  const [t1, t2] = [s.agents["1"].temperature, s.agents["2"].temperature];
+  return t1 === t2 ? show(t1) : `${show(t1)}/${show(t2)}`;
 }
 
 /**

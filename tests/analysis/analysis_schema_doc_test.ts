@@ -13,6 +13,7 @@ Deno.test("docs/analysis-schema.md documents every field of the JSON output", as
     ...Object.keys(shape.per_turn.element.shape),
     ...Object.keys(shape.sentiment.shape),
     ...Object.keys(shape.topic_drift.shape),
+    ...Object.keys(shape.settings.shape),
     ...Object.keys(RunComparison.shape.runs.element.shape),
   ];
   const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));

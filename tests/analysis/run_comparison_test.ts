@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { ConversationMeta } from "../../lib/model/conversation_meta.ts";
 import { DialogMessage } from "../../lib/model/dialog_message.ts";
 import { analyzeRun } from "../../lib/analysis/run_analysis.ts";
+import { parseConfig } from "../../lib/config/config.ts";
+import { redactConfig } from "../../lib/config/redaction.ts";
 import {
   compareRuns,
   formatComparisonMarkdown,
@@ -9,7 +11,13 @@ import {
   RunComparison,
 } from "../../lib/analysis/run_comparison.ts";
 
-function run(id: string, texts: string[], models: [string, string], stop = "max_turns") {
+function run(
+  id: string,
+  texts: string[],
+  models: [string, string],
+  stop = "max_turns",
+  config: Record<string, unknown> = {},
+) {
   const responses = texts.map((content, i) =>
     DialogMessage.parse({
       queue_timestamp: 1000 * (i + 1),
@@ -35,7 +43,7 @@ function run(id: string, texts: string[], models: [string, string], stop = "max_
     duration_seconds: 300,
     stop_reason: stop,
     models: { manager: "m", agent1: models[0], agent2: models[1] },
-    config: {},
+    config,
   });
   return analyzeRun({ meta, responses, requests: [] });
 }
@@ -80,11 +88,11 @@ Deno.test("formatComparisonText() prints one aligned table across runs", () => {
   assert.equal(lines.length, 3);
   assert.match(
     lines[0]!,
-    /^ID +MODELS +TURNS +STOP +TOK\/S +DISTINCT-2 +REPETITION +LOOP +BALANCE +DURATION +FLAGS$/,
+    /^ID +MODELS +TURNS +STOP +TOK\/S +DISTINCT-2 +REPETITION +LOOP +BALANCE +DURATION +FLAGS +TEMP +SEED +CTX$/,
   );
   assert.match(
     lines[1]!,
-    /^run-varied +llama3\.2 \/ qwen2\.5 +4\/20 +max_turns +45\.0 .* no .*5\.0 s +–$/,
+    /^run-varied +llama3\.2 \/ qwen2\.5 +4\/20 +max_turns +45\.0 .* no .*5\.0 s +– +– +– +–$/,
   );
   assert.match(lines[2]!, /^run-loop +tiny +8\/20 +loop .* turn 5 .*loop/);
   // Columns line up: every row starts its MODELS cell at the same place.
@@ -99,4 +107,30 @@ Deno.test("formatComparisonMarkdown() renders the same table in Markdown, escape
   assert.match(md, /^# Run comparison\n\n\| ID +\| MODELS/);
   assert.match(md, /\| run\\\|odd +\| a\\\*b \/ c +\|/);
   assert.match(md, /\| :-+ \| :-+ \| -+: \|/);
+});
+
+Deno.test("a comparison carries each run's generation settings from its stored config", () => {
+  const config = redactConfig(parseConfig({
+    redis: { password: "s3cret" },
+    ollama: { host: "http://user:pw@gpu:11434" },
+    generation: { temperature: 0.7, seed: 42, num_ctx: 8192 },
+    agents: { agent2: { temperature: 0.3 } },
+    manager: { topic: "a lighthouse" },
+  })) as Record<string, unknown>;
+  const tuned = run("run-tuned", ["Hi.", "Hello."], ["a", "b"], "max_turns", config);
+  const c = RunComparison.parse(compareRuns([tuned, VARIED]));
+  const s = c.runs[0]!.settings;
+  assert.equal(s.temperature, 0.7);
+  assert.equal(s.seed, 42);
+  assert.equal(s.num_ctx, 8192);
+  assert.equal(s.topic, "a lighthouse");
+  assert.deepEqual(s.agents["2"], {
+    model: "b",
+    temperature: 0.3,
+    host: "http://user:***@gpu:11434",
+  });
+  assert.equal(c.runs[1]!.settings.seed, null);
+  assert.ok(!JSON.stringify(c).includes("s3cret") && !JSON.stringify(c).includes(":pw@"));
+  const [, row] = formatComparisonText(c).split("\n");
+  assert.match(row!, / 0\.7\/0\.3 +42 +8192$/);
 });

@@ -71,8 +71,43 @@ export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
   if (c.personas) {
     rows.push(["Personas", `agent 1 ${esc(c.personas["1"])} · agent 2 ${esc(c.personas["2"])}`]);
   }
+  rows.push(...settingsRows(a, esc));
   if (c.error !== null) rows.push(["Error", esc(c.error)]);
   return rows;
+}
+
+/** The generation settings from the run's stored config; `–` where the record lacks one. */
+export function settingsRows(a: RunAnalysis, esc: _Esc): string[][] {
+  const s = a.settings;
+  const or = (v: string | number | null, unit = "") => v === null ? DASH : `${v}${unit}`;
+  const [t1, t2] = [s.agents["1"].temperature, s.agents["2"].temperature];
+  const temperature = t1 === s.temperature && t2 === s.temperature
+    ? or(s.temperature)
+    : `${or(s.temperature)} (agent 1 ${or(t1)}, agent 2 ${or(t2)})`;
+  const hosts = [...new Set([s.manager.host, s.agents["1"].host, s.agents["2"].host])];
+  const backend = hosts.length === 1
+    ? `Ollama ${esc(or(hosts[0] ?? null))}`
+    : `Ollama: manager ${esc(or(s.manager.host))} · agent 1 ${
+      esc(or(s.agents["1"].host))
+    } · agent 2 ${esc(or(s.agents["2"].host))}`;
+  const v = s.versions;
+  return [
+    [
+      "Settings",
+      `temperature ${temperature} · seed ${s.seed ?? "none"} · num_ctx ${or(s.num_ctx)} · ` +
+      `max reply ${or(s.max_reply_tokens, " tokens")} · output ${esc(or(s.output))} · history ${
+        or(s.history_messages, " messages")
+      }/${or(s.history_chars, " chars")}`,
+    ],
+    ["Topic", s.topic === null ? DASH : esc(s.topic)],
+    ["Backend", `${backend} · keep_alive ${esc(or(s.keep_alive))}`],
+    [
+      "Versions",
+      v.dialogue_llm === null && v.deno === null
+        ? "not recorded with the run"
+        : `DialogueLLM ${esc(or(v.dialogue_llm))} · Deno ${esc(or(v.deno))}`,
+    ],
+  ];
 }
 
 /** The per-agent table, header first. */

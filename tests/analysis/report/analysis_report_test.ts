@@ -5,6 +5,8 @@ import {
 } from "../../../lib/analysis/report/analysis_report.ts";
 import { ConversationMeta } from "../../../lib/model/conversation_meta.ts";
 import { DialogMessage } from "../../../lib/model/dialog_message.ts";
+import { parseConfig } from "../../../lib/config/config.ts";
+import { redactConfig } from "../../../lib/config/redaction.ts";
 import { analyzeRun, type RunAnalysis } from "../../../lib/analysis/run_analysis.ts";
 
 const T0 = 1_700_000_000_000;
@@ -188,6 +190,36 @@ Deno.test("formatAnalysisText() says so when there is nothing to flag or measure
   ]);
 });
 
+Deno.test("the text and Markdown reports and the JSON carry the run's generation settings", () => {
+  const a = analyzeRun({
+    meta: ConversationMeta.parse({
+      id: "c7",
+      status: "completed",
+      created_at: 0,
+      turns: 0,
+      max_turns: 10,
+      duration_seconds: 60,
+      models: { manager: "m", agent1: "a", agent2: "b" },
+      config: redactConfig(parseConfig({
+        ollama: { host: "http://gpu:11434", headers: { Authorization: "Bearer tok" } },
+        generation: { temperature: 0.5, seed: 9 },
+        manager: { topic: "a storm" },
+      })) as Record<string, unknown>,
+    }),
+    responses: [],
+    requests: [],
+  });
+  assert.equal(a.settings.seed, 9);
+  assert.equal(a.settings.num_ctx, 4096);
+  const text = formatAnalysisText(a);
+  assert.match(
+    text,
+    /\n {2}Settings {2}temperature 0\.5 · seed 9 · num_ctx 4096 · max reply 400 tokens · output json · history 40 messages\/24000 chars\n {2}Topic {5}a storm\n {2}Backend {3}Ollama http:\/\/gpu:11434 · keep_alive 5m\n {2}Versions {2}not recorded with the run\n/,
+  );
+  assert.match(formatAnalysisMarkdown(a), /\| Settings +\| temperature 0\.5 · seed 9 /);
+  assert.ok(!JSON.stringify(a).includes("Bearer"));
+});
+
 Deno.test("a run without turns reports only why there is nothing to analyse", () => {
   const a = analyzeRun({
     meta: ConversationMeta.parse({
@@ -209,7 +241,7 @@ Deno.test("a run without turns reports only why there is nothing to analyse", ()
   assert.equal(a.conversation.nothing_to_analyse, why);
   const text = formatAnalysisText(a);
   assert.ok(text.endsWith(`\nNothing to analyse: ${why}\n`), text);
-  assert.ok(text.split("\n").length < 12, text);
+  assert.ok(text.split("\n").length < 16, text);
   assert.ok(!/-{10}|Flags/.test(text), text);
   const md = formatAnalysisMarkdown(a);
   assert.ok(md.endsWith(`\n**Nothing to analyse**: ${why}\n`), md);
