@@ -181,12 +181,14 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
       previousAt: i === 0 ? startedAt ?? undefined : responses[i - 1]?.queue_timestamp,
     })
   );
+  const settings = runSettings(meta);
   const turns = generation.map((g, i) => ({
     agent: g.agent,
     text: responses[i]?.content ?? "",
     seq: g.seq,
     tokens: g.tokens,
-    label: responses[i]?.metadata.sentiment,
+    // With agents.output "text" the agent asks for no label and records "neutral" as filler.
+    label: settings.output === "text" ? undefined : responses[i]?.metadata.sentiment,
   }));
   const sentiment = analyzeSentiment(turns);
   const drift = measureTopicDrift(turns, storyText(meta), extras.embeddings);
@@ -232,7 +234,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
         : round(durationMs / (meta.duration_seconds * 1000), 4),
       nothing_to_analyse: responses.length === 0 ? nothingToAnalyse(meta) : null,
     },
-    settings: runSettings(meta),
+    settings,
     overall: agentStats(generation, responses),
     agents: { "1": pick(1), "2": pick(2) },
     per_turn: rows,

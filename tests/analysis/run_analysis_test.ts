@@ -393,3 +393,16 @@ Deno.test("analyzeRun() adds sentiment and topic drift, and takes model measures
   assert.deepEqual(b.per_turn.map((r) => r.setting_similarity), [1, 1, 0, 0]);
   assert.equal(b.persona_judge?.agents["1"].mean, 4.2);
 });
+
+Deno.test("analyzeRun() ignores the filler sentiment labels of a run with plain-text replies", () => {
+  const t = transcript();
+  t.responses = [
+    response(1, "I love this wonderful, happy plan!", { sentiment: "neutral" }),
+    response(2, "This is terrible, awful and sad.", { sentiment: "neutral" }),
+  ];
+  assert.equal(analyzeRun(t).sentiment.self_report_agreement, 0);
+  t.meta = meta({ config: { agents: { output: "text" } } });
+  const a = analyzeRun(t);
+  assert.equal(a.sentiment.self_report_agreement, null);
+  assert.deepEqual(a.per_turn.map((r) => r.self_sentiment), [null, null]);
+});

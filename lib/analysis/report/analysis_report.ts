@@ -92,7 +92,8 @@ export function formatAnalysisText(a: RunAnalysis, opts: AnalysisTextOptions = {
           }; · = not reported)`,
       ),
   );
-  const seqs = a.per_turn.map((r) => String(r.seq));
+  // Each row is labelled with the turn it starts from.
+  const seqs = a.per_turn.map((r) => `turn ${r.seq}`);
   const pad = Math.max(0, ...seqs.map((s) => s.length));
   const line = sparkline(speeds.map((v) => v > 0 ? v : null));
   for (let i = 0; i < line.length; i += SPARK_WIDTH) {

@@ -7,6 +7,7 @@
  */
 import type { AgentStats, RunAnalysis } from "../run_analysis.ts";
 import { PERSONA_RUBRIC } from "../persona_judge.ts";
+import { DRIFT_RUN } from "../topic_drift.ts";
 import { sparkline } from "../../view/sparkline.ts";
 import type { Summary } from "../stats.ts";
 import { DASH, formatInt, formatMs, formatPercent, formatSigned } from "../../view/text_table.ts";
@@ -143,7 +144,7 @@ export function dialogueRows(a: RunAnalysis): string[][] {
         formatSigned(s.agents[k].trend_per_turn, 3)
       }/turn)`;
   const agree = s.self_report_agreement === null
-    ? ""
+    ? "; no self-reported labels"
     : `; self-reported labels agree ${formatPercent(s.self_report_agreement)}`;
   const drift = a.topic_drift;
   const how = drift.method === "embedding" ? `embeddings, ${drift.model}` : "word overlap";
@@ -173,7 +174,9 @@ export function dialogueRows(a: RunAnalysis): string[][] {
     [
       "off-topic turns",
       drift.off_topic_turns.length === 0 ? "none" : _list(drift.off_topic_turns) +
-        (drift.drift_from_turn === null ? "" : `; drift from turn ${drift.drift_from_turn}`),
+        (drift.drift_from_turn === null
+          ? ` (not flagged: drift takes ${DRIFT_RUN} off-topic turns in a row)`
+          : `; drift from turn ${drift.drift_from_turn}`),
     ],
   ];
 }

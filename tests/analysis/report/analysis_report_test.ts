@@ -150,7 +150,7 @@ Deno.test("formatAnalysisText() draws a tokens/s sparkline with unreported turns
     text,
     /tok\/s per turn {2}\(min 30\.0, max 50\.0; · = not reported\)/,
   );
-  assert.match(text, /\n {3}1 {2}▁▅█▁·█▁▅█▁\n/);
+  assert.match(text, /\n {3}turn 1 {2}▁▅█▁·█▁▅█▁\n/);
   // Long runs wrap every 50 turns, each line labelled with its first turn.
   const a = analysis();
   const row = a.per_turn[0];
@@ -158,10 +158,24 @@ Deno.test("formatAnalysisText() draws a tokens/s sparkline with unreported turns
   a.per_turn = Array.from({ length: 120 }, (_, i) => ({ ...row, seq: i + 1 }));
   const lines = formatAnalysisText(a).split("\n").filter((l) => l.includes("▄"));
   assert.deepEqual(lines, [
-    `    1  ${"▄".repeat(50)}`,
-    `   51  ${"▄".repeat(50)}`,
-    `  101  ${"▄".repeat(20)}`,
+    `    turn 1  ${"▄".repeat(50)}`,
+    `   turn 51  ${"▄".repeat(50)}`,
+    `  turn 101  ${"▄".repeat(20)}`,
   ]);
+});
+
+Deno.test("each dialogue figure explains itself: no labels, off-topic turns that are not a flag", () => {
+  const a = analysis();
+  a.sentiment.self_report_agreement = null;
+  a.topic_drift.off_topic_turns = [3, 5, 7];
+  a.topic_drift.drift_from_turn = null;
+  const text = formatAnalysisText(a);
+  assert.match(text, /\n {2}sentiment .*; no self-reported labels\n/);
+  assert.ok(!text.includes("agree 0%"));
+  assert.match(
+    text,
+    /\n {2}off-topic turns +3, 5, 7 \(not flagged: drift takes 3 off-topic turns in a row\)\n/,
+  );
 });
 
 Deno.test("formatAnalysisText() lists flags with their turn numbers", () => {
