@@ -297,7 +297,8 @@ Deno.test("the help puts descriptions at one column, continues them under it and
   assertStringIncludes(
     help,
     "  --html                 self-contained HTML page with charts and the transcript,\n" +
-      "                         written to dialogue-<id>.html unless --out is given",
+      "                         written to <reports.dir>/dialogue-<id>.html (default: reports\n" +
+      "                         in the local store's data folder) unless --out is given",
   );
   assertStringIncludes(help, "Arguments:\n  ID                     conversation id");
   for (const section of ["Report:", "Several runs:", "Datasets:", "Configuration ("]) {
