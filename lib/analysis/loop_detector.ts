@@ -67,6 +67,11 @@ export interface DetectStaleOptions {
 const ECHO_TRIGRAM_SHARE = 0.5;
 /** …or the two turns' word sets have at least this Jaccard similarity. */
 const ECHO_JACCARD = 0.6;
+/**
+ * This many consecutive turns with the same words (case and punctuation
+ * aside) are a loop whatever `window` says: the agents are stuck.
+ */
+export const IDENTICAL_RUN = 3;
 
 /**
  * Detects mutual repetition, such as endless thanks and farewells.
@@ -76,8 +81,11 @@ const ECHO_JACCARD = 0.6;
  * its distinct word trigrams occur in that turn, or the Jaccard similarity of
  * the two turns' word sets is at least 0.6. A loop is `window` consecutive
  * echoing turns (default 4, so each agent echoes twice); `from_turn` is the
- * first turn of the first such window. Cheap enough to call after every turn
- * with the messages so far.
+ * first turn of the first such window. {@linkcode IDENTICAL_RUN} (3)
+ * consecutive turns with the same words are a loop too, wherever in the run
+ * they happen (a conversation stuck mid-run or at its end, which echoes too
+ * few times for the window); `from_turn` is the first of them. Cheap enough
+ * to call after every turn with the messages so far.
  *
  * @throws {RangeError} When `window` is not an integer of at least 2, or
  * `turnNumbers` does not match the messages.
@@ -109,10 +117,21 @@ export function detectLoop(
       jaccard(si, sj) >= ECHO_JACCARD;
   };
   const sourceOf = (i: number) => [i - 2, i - 1].find((j) => j >= 0 && echoes(i, j));
+  const same = words.map((w) => w.join(" "));
   let run = 0;
+  let identical = 1;
   for (let i = 1; i < messages.length; i++) {
     run = sourceOf(i) === undefined ? 0 : run + 1;
-    if (run < window) continue;
+    identical = same[i] !== "" && same[i] === same[i - 1] ? identical + 1 : 1;
+    if (run < window) {
+      if (identical < IDENTICAL_RUN) continue;
+      const first = i - IDENTICAL_RUN + 1;
+      return {
+        detected: true,
+        from_turn: label(first),
+        evidence: `turns ${label(first)}-${label(i)} say the same ${_quote(messages[i] ?? "")}`,
+      };
+    }
     const first = i - window + 1;
     const source = sourceOf(first) ?? first - 1;
     return {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { LoopResult } from "../analysis/loop_detector.ts";
+import { IDENTICAL_RUN, type LoopResult } from "../analysis/loop_detector.ts";
 import {
   contentWords,
   jaccard,
@@ -40,6 +40,8 @@ interface _LoopTurn {
   trigrams: Set<string>;
   /** Index of the turn it echoes, if it does. */
   source: number | undefined;
+  /** Its words, joined: equal for turns that say the same. */
+  same: string;
 }
 
 /**
@@ -67,6 +69,8 @@ export class LoopTracker {
   #recent: _LoopTurn[] = [];
   #count = 0;
   #run = 0;
+  /** Consecutive turns, up to the last, with the same words. */
+  #identical = 0;
 
   /** @param window consecutive echoing turns that make a loop @default 4 */
   constructor(window = 4) {
@@ -88,19 +92,39 @@ export class LoopTracker {
       words: new Set(words),
       trigrams: new Set(ngrams(words, 3)),
       source: undefined,
+      same: "",
     };
     turn.source = [turn.index - 2, turn.index - 1].find((j) => {
       const other = this.#turn(j);
       return other !== undefined && _echoes(turn, other);
     });
     const run = turn.index >= 1 && turn.source !== undefined ? this.#run + 1 : 0;
+    const same = words.join(" ");
+    const previous = this.#turn(turn.index - 1);
+    const identical = same !== "" && previous !== undefined && previous.same === same
+      ? this.#identical + 1
+      : 1;
+    turn.same = same;
     const commit = () => {
       this.#recent.push(turn);
       if (this.#recent.length > this.#window + 2) this.#recent.shift();
       this.#count++;
       this.#run = run;
+      this.#identical = identical;
     };
-    if (run < this.#window) return { finding: { detected: false }, commit };
+    if (run < this.#window) {
+      if (identical < IDENTICAL_RUN) return { finding: { detected: false }, commit };
+      // The state keeps at least the last window + 2 ≥ 4 turns, so the first is there.
+      const first = this.#turn(turn.index - IDENTICAL_RUN + 1)?.seq ?? seq;
+      return {
+        finding: {
+          detected: true,
+          from_turn: first,
+          evidence: `turns ${first}-${seq} say the same ${_quote(text)}`,
+        },
+        commit,
+      };
+    }
     const firstIndex = turn.index - this.#window + 1;
     const first = firstIndex === turn.index ? turn : this.#turn(firstIndex)!;
     const sourceIndex = first.source ?? firstIndex - 1;

@@ -112,8 +112,9 @@ Deno.test("computeDialogueMetrics() reports loop turns as sequence numbers", () 
   const m = computeDialogueMetrics(
     texts.map((text, i) => ({ agent: i % 2 === 0 ? 1 : 2, text, seq: i + 11 })),
   );
-  assert.equal(m.loop.from_turn, 12);
-  assert.match(m.loop.evidence ?? "", /^turns 12-15 .* repeats turn 11 /);
+  // Three turns with the same words make a loop from the first of them.
+  assert.equal(m.loop.from_turn, 11);
+  assert.equal(m.loop.evidence, 'turns 11-13 say the same "Bye now!"');
   assert.deepEqual(m.repetition.exact_repeat_turns, [12, 13, 14, 15]);
 });
 

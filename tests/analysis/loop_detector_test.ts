@@ -38,6 +38,23 @@ Deno.test("detectLoop() flags mutual thanks from the first turn of the looping w
   assert.equal(detectLoop(LOOPING.slice(0, 10)).from_turn, 7);
 });
 
+Deno.test("detectLoop() catches a conversation stuck mid-run or at its end on the same words", () => {
+  const stuck = "We must wait for the tide, Mara.";
+  const atEnd = [...VARIED.slice(0, 6), stuck, stuck, "we must WAIT for the tide -- Mara!"];
+  const result = LoopResult.parse(detectLoop(atEnd));
+  assert.equal(result.detected, true);
+  assert.equal(result.from_turn, 7);
+  assert.equal(result.evidence, 'turns 7-9 say the same "we must WAIT for the tide -- Mara!"');
+  assert.equal(detectLoop(atEnd.slice(0, 8)).detected, false);
+  // Mid-run, with varied talk after it: still found, at the turn it began.
+  const midRun = [...VARIED.slice(0, 3), stuck, stuck, stuck, ...VARIED.slice(3)];
+  assert.equal(detectLoop(midRun).from_turn, 4);
+  assert.equal(detectLoop(midRun, { turnNumbers: midRun.map((_, i) => i + 11) }).from_turn, 14);
+  // Two identical turns, or an empty reply repeated, are not a loop.
+  assert.deepEqual(detectLoop([...VARIED.slice(0, 4), stuck, stuck]), { detected: false });
+  assert.deepEqual(detectLoop(["...", "...", "..."]), { detected: false });
+});
+
 Deno.test("detectLoop() leaves a varied conversation alone", () => {
   assert.deepEqual(detectLoop(VARIED), { detected: false });
   assert.deepEqual(detectLoop([]), { detected: false });

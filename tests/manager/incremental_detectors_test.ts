@@ -23,7 +23,8 @@ function conversation(next: () => number, length: number, fresh = 0): string[] {
     next() < fresh ? `novel${i}x${k}` : WORDS[Math.floor(next() * WORDS.length)];
   for (let i = 0; i < length; i++) {
     const r = next();
-    if (r < 0.3 && out.length >= 2) out.push(out[out.length - 2]!);
+    if (r < 0.05 && out.length >= 1) out.push(out[out.length - 1]!);
+    else if (r < 0.3 && out.length >= 2) out.push(out[out.length - 2]!);
     else if (r < 0.5) out.push(PHRASES[Math.floor(next() * PHRASES.length)]!);
     else {
       const n = 1 + Math.floor(next() * 12);
@@ -68,6 +69,15 @@ Deno.test("LoopTracker fed turn by turn finds the loop detectLoop finds, at the 
   }
   // The generator makes both kinds of runs.
   assertEquals(detected > 20 && detected < 290, true, `${detected} of 300 looped`);
+});
+
+Deno.test("LoopTracker catches the same words three turns running, mid-run, as detectLoop does", () => {
+  const stuck = "We must wait for the tide.";
+  const texts = ["The lamp is out.", "Then we climb the tower now.", stuck, stuck, stuck, "Fine."];
+  const batch = firstBatch(texts, (t) => detectLoop(t));
+  assertEquals(batch?.at, 5);
+  assertEquals(batch?.found.from_turn, 3);
+  assertEquals(firstIncremental(texts, new LoopTracker()), batch);
 });
 
 Deno.test("StaleTracker fed turn by turn finds the staleness detectStale finds, at the same turn, with the same evidence", () => {

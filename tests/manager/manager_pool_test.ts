@@ -607,10 +607,10 @@ Deno.test("agents repeating each other end the run as loop when loop_action is s
         async () => (await store.require(id)).status === "completed",
       );
       const meta = await store.require(id);
-      // Turns 4-7 each repeat the turn before: the fourth echo closes the loop.
+      // Turns 3-5 say the same words: the third closes the loop.
       const texts = Array.from({ length: 20 }, (_, i) => agents.content!(id, i + 1));
       const closing = texts.findIndex((_, i) => detectLoop(texts.slice(0, i + 1)).detected) + 1;
-      assertEquals(closing, 7);
+      assertEquals(closing, 5);
       assertEquals([meta.stop_reason, meta.turns], ["loop", closing]);
     },
   );
