@@ -8,6 +8,7 @@
 import type { Redis } from "ioredis";
 import { agentModel, type Config } from "../config/config.ts";
 import { redactConfig } from "../config/redaction.ts";
+import { runVersions } from "../base/version.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { Scenario } from "../model/story.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
@@ -59,7 +60,8 @@ export async function createConversation(
     max_turns: config.conversation.max_turns,
     duration_seconds: config.conversation.duration_seconds,
     models,
-    config: redactConfig(config),
+    // The versions ride with the stored config so the report can name them.
+    config: { ...redactConfig(config), versions: runVersions() },
     ...(options.scenario ? { scenario: options.scenario } : {}),
   });
   const added = await redis.sadd(dispatchKeys.models, models.agent1, models.agent2);

@@ -25,6 +25,8 @@ import { DialogueError } from "../../lib/base/dialogue_error.ts";
 import { readScenarioFile } from "../../lib/manager/scenario_writer.ts";
 import { detectLoop } from "../../lib/analysis/loop_detector.ts";
 import { runManagerPool } from "../../lib/manager/manager_pool.ts";
+import { DIALOGUE_LLM_VERSION } from "../../lib/base/version.ts";
+import { analyzeRun } from "../../lib/analysis/run_analysis.ts";
 import {
   createConversation,
   interruptConversations,
@@ -651,5 +653,25 @@ Deno.test("an answer recorded just before an interrupt waits, unaccepted, for th
     const { responses } = await store.transcript(id);
     assertEquals(responses.map((r) => r.message_id).slice(1, 2), [message.message_id]);
     assertEquals((await store.require(id)).turns, 6);
+  });
+});
+
+Deno.test("a created conversation records the DialogueLLM and Deno versions, and its analysis names them", async () => {
+  await withPool({}, async ({ store, agents, create }) => {
+    const id = await create();
+    await agents.waitFor(
+      "the run to end",
+      async () => (await store.require(id)).status === "completed",
+    );
+    const { meta } = await store.transcript(id);
+    assertEquals(meta.config.versions, {
+      dialogue_llm: DIALOGUE_LLM_VERSION,
+      deno: Deno.version.deno,
+    });
+    const report = analyzeRun(await store.transcript(id));
+    assertEquals(report.settings.versions, {
+      dialogue_llm: DIALOGUE_LLM_VERSION,
+      deno: Deno.version.deno,
+    });
   });
 });
