@@ -20,7 +20,8 @@ import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
 import { embedTurns } from "./topic_drift.ts";
 import { judgePersonas } from "./persona_judge.ts";
 import { ollamaBackendFor } from "../llm/ollama_backend.ts";
-import { localRedisHome } from "../cli/local_redis.ts";
+import { dataHome } from "../base/data_home.ts";
+import { datasetFilter } from "./dataset_filter.ts";
 
 /** Parsed `analyze` flags. */
 export interface AnalyzeCommandOptions {
@@ -70,11 +71,6 @@ export interface AnalyzeOutput {
   notice?: string;
 }
 
-/** `--export --all` keeps these statuses unless `--status` says otherwise. */
-export const DEFAULT_EXPORT_STATUSES: readonly ConversationStatus[] = ["completed"];
-/** `--export --all` leaves out runs with these flags unless `--exclude-flag` says otherwise. */
-export const DEFAULT_EXPORT_EXCLUDED_FLAGS: readonly Flag["code"][] = ["loop"];
-
 /**
  * Runs the analyze command.
  *
@@ -90,7 +86,7 @@ export async function runAnalyzeCommand(
   _validate(options);
   if (options.export) {
     const all = await _transcripts(store, await _selectIds(store, options));
-    const { kept, notice } = _datasetFilter(all, options);
+    const { kept, notice } = datasetFilter(all, options);
     const lines = kept.flatMap((t) => exportTranscript(t, options.export!));
     const output = await _emit(lines.length === 0 ? "" : lines.join("\n") + "\n", options.out);
     return notice ? { ...output, notice } : output;
@@ -155,7 +151,7 @@ export async function runAnalyzeCommand(
  * ```
  */
 export function reportsDir(config: Config, env: (name: string) => string | undefined): string {
-  return resolve(config.reports.dir ?? join(localRedisHome(env), "reports"));
+  return resolve(config.reports.dir ?? join(dataHome(env), "reports"));
 }
 
 /**
@@ -171,51 +167,6 @@ export function reportsDir(config: Config, env: (name: string) => string | undef
  */
 export function htmlFileName(id: string): string {
   return `dialogue-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.html`;
-}
-
-/** The runs a dataset keeps, and a line saying how many were left out and why. */
-function _datasetFilter(
-  transcripts: Transcript[],
-  o: AnalyzeCommandOptions,
-): { kept: Transcript[]; notice?: string } {
-  const statuses = o.statuses ?? (o.all ? DEFAULT_EXPORT_STATUSES : undefined);
-  const excluded = o.excludeFlags ?? (o.all ? DEFAULT_EXPORT_EXCLUDED_FLAGS : []);
-  const kept: Transcript[] = [];
-  const byStatus = new Map<string, number>();
-  const byFlag = new Map<string, number>();
-  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
-  for (const t of transcripts) {
-    if (statuses && !statuses.includes(t.meta.status)) {
-      bump(byStatus, t.meta.status);
-      continue;
-    }
-    if (excluded.length > 0) {
-      const codes = new Set<string>(analyzeRun(t).flags.map((f) => f.code));
-      if (t.meta.stop_reason === "loop") codes.add("loop");
-      const hit = excluded.find((code) => codes.has(code));
-      if (hit) {
-        bump(byFlag, hit);
-        continue;
-      }
-    }
-    kept.push(t);
-  }
-  const left = transcripts.length - kept.length;
-  if (left === 0) return { kept };
-  const parts = [
-    ...[...byStatus].map(([status, n]) => `${n} ${status}`),
-    ...[...byFlag].map(([code, n]) => `${n} flagged ${code}`),
-  ];
-  const settings = [
-    ...(byStatus.size > 0 ? [`--status ${statuses!.join(",")}`] : []),
-    ...(byFlag.size > 0 ? [`--exclude-flag ${excluded.join(",")}`] : []),
-  ];
-  return {
-    kept,
-    notice: `Exported ${kept.length} of ${transcripts.length} run(s); left out ${left}: ${
-      parts.join(", ")
-    } (${settings.join(", ")}; '--status any' and '--exclude-flag none' keep every run)`,
-  };
 }
 
 function _validate(o: AnalyzeCommandOptions): void {

@@ -19,6 +19,7 @@
 import { join } from "node:path";
 import { z } from "zod";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import { dataHome } from "../base/data_home.ts";
 import { isListening, redisPid, shutdownRedis } from "./redis_probe.ts";
 import { installIfSafe, REDIS_SERVER } from "./preflight.ts";
 
@@ -65,22 +66,12 @@ const _LOCK = "redis.lock";
 const _STALE_LOCK_MS = 10_000;
 
 /**
- * The user's data folder: `$DIALOGUE_HOME`, else `$XDG_DATA_HOME/dialogue-llm`,
- * else `~/.local/share/dialogue-llm`. Pure: `env` is the lookup.
+ * The local store's folder: the user's data folder ({@linkcode dataHome}).
  *
  * @throws {DialogueError} `usage` when none of DIALOGUE_HOME, XDG_DATA_HOME and HOME is set.
  */
 export function localRedisHome(env: (name: string) => string | undefined): string {
-  const own = env("DIALOGUE_HOME");
-  if (own) return own;
-  const xdg = env("XDG_DATA_HOME");
-  if (xdg) return join(xdg, "dialogue-llm");
-  const home = env("HOME") ?? env("USERPROFILE");
-  if (home) return join(home, ".local", "share", "dialogue-llm");
-  throw new DialogueError(
-    ErrorCode.Usage,
-    "Cannot find a data folder for the local Redis as HOME is not set: set DIALOGUE_HOME or REDIS_URL",
-  );
+  return dataHome(env);
 }
 
 /** The recorded address in `dir`, or `undefined` when there is none (or it is unreadable). */

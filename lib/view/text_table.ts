@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { textColumns } from "./char_columns.ts";
 
 /** A dash shown for a figure that was not measured. */
 export const DASH = "–";
@@ -88,9 +89,9 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_[\]<>|#]/g, "\\$&");
 }
 
-/** Display width in code points: right for the ASCII, dashes and blocks the reports use. */
+/** Display width in terminal columns (wide characters count two, combining marks none). */
 export function displayWidth(text: string): number {
-  return [...text].length;
+  return textColumns(text);
 }
 
 /**

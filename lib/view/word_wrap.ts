@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { charColumns, textColumns } from "./char_columns.ts";
 
 /**
  * Wraps streamed text at word boundaries to `width` columns.
@@ -65,7 +66,7 @@ export class WordWrapper {
     }
     this.#width = width;
     this.#indent = options.indent ?? "";
-    this.#indentColumns = _columns(this.#indent);
+    this.#indentColumns = textColumns(this.#indent);
     this.#erase = options.erase ?? false;
     if (this.#indentColumns >= width) {
       throw new RangeError(
@@ -126,7 +127,7 @@ export class WordWrapper {
     const limit = this.#erase ? this.#width - 1 : this.#width;
     if (this.#written > 0) return this.#continue(limit);
     const at = this.#column + this.#spaces;
-    const columns = _columns(this.#word.join(""));
+    const columns = textColumns(this.#word.join(""));
     if (at + columns <= limit) return this.#place(this.#word);
     // The last column (with `erase`): not sure yet; held until the word ends.
     if (at + columns <= this.#width) return "";
@@ -140,7 +141,7 @@ export class WordWrapper {
    * moves down whole. Holds it when it fits only up to the width.
    */
   #continue(limit: number): string {
-    const end = this.#wordStart + _columns(this.#word.join(""));
+    const end = this.#wordStart + textColumns(this.#word.join(""));
     const atLineStart = this.#wordStart <= this.#indentColumns;
     if (end <= limit || atLineStart || !this.#erase) {
       const out = this.#emit(this.#word.slice(this.#written));
@@ -149,7 +150,7 @@ export class WordWrapper {
     }
     if (end <= this.#width) return "";
     // Rub out what was written of it; then it starts the next line.
-    const shown = _columns(this.#word.slice(0, this.#written).join(""));
+    const shown = textColumns(this.#word.slice(0, this.#written).join(""));
     this.#column = this.#wordStart;
     this.#spaces = 0;
     return "\b".repeat(shown) + " ".repeat(shown) + this.#place(this.#word);
@@ -162,7 +163,7 @@ export class WordWrapper {
    */
   #place(word: string[]): string {
     let out = "";
-    const columns = _columns(word.join(""));
+    const columns = textColumns(word.join(""));
     if (this.#column + this.#spaces + columns <= this.#width) {
       // Spaces at a line start are the text's own (indentation): kept.
       out += " ".repeat(this.#spaces);
@@ -234,105 +235,4 @@ export interface WrapOptions {
 export function wrapText(text: string, width: number, options: WrapOptions = {}): string {
   const wrapper = new WordWrapper(width, options);
   return wrapper.push(text) + wrapper.flush();
-}
-
-function _columns(text: string): number {
-  let columns = 0;
-  for (const char of text) columns += charColumns(char);
-  return columns;
-}
-
-/**
- * How many columns a terminal gives one code point: 0 for combining marks,
- * zero-width characters and variation selectors, 2 for East Asian wide
- * characters and emoji, else 1.
- *
- * @example
- * ```ts
- * import { strictEqual } from "node:assert/strict";
- * import { charColumns } from "./word_wrap.ts";
- *
- * strictEqual(charColumns("a"), 1);
- * strictEqual(charColumns("字"), 2);
- * strictEqual(charColumns("\u0301"), 0);
- * ```
- */
-export function charColumns(char: string): number {
-  const code = char.codePointAt(0) ?? 0;
-  if (_inRanges(code, _ZERO_WIDTH)) return 0;
-  return _inRanges(code, _WIDE) ? 2 : 1;
-}
-
-const _ZERO_WIDTH: readonly [number, number][] = [
-  [0x0300, 0x036f],
-  [0x0483, 0x0489],
-  [0x0591, 0x05bd],
-  [0x0610, 0x061a],
-  [0x064b, 0x065f],
-  [0x200b, 0x200f],
-  [0x20d0, 0x20ff],
-  [0xfe00, 0xfe0f],
-  [0xfe20, 0xfe2f],
-  [0xe0100, 0xe01ef],
-];
-
-const _WIDE: readonly [number, number][] = [
-  [0x1100, 0x115f],
-  [0x231a, 0x231b],
-  [0x2329, 0x232a],
-  [0x23e9, 0x23ec],
-  [0x25fd, 0x25fe],
-  [0x2614, 0x2615],
-  [0x2648, 0x2653],
-  [0x26a1, 0x26a1],
-  [0x26bd, 0x26be],
-  [0x26c4, 0x26c5],
-  [0x26d4, 0x26d4],
-  [0x26ea, 0x26ea],
-  [0x26f2, 0x26f5],
-  [0x26fa, 0x26fd],
-  [0x2705, 0x2705],
-  [0x270a, 0x270b],
-  [0x2728, 0x2728],
-  [0x274c, 0x274c],
-  [0x2753, 0x2755],
-  [0x2757, 0x2757],
-  [0x2795, 0x2797],
-  [0x27b0, 0x27b0],
-  [0x27bf, 0x27bf],
-  [0x2b1b, 0x2b1c],
-  [0x2b50, 0x2b50],
-  [0x2b55, 0x2b55],
-  [0x2e80, 0x303e],
-  [0x3041, 0x33ff],
-  [0x3400, 0x4dbf],
-  [0x4e00, 0x9fff],
-  [0xa000, 0xa4cf],
-  [0xa960, 0xa97f],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe10, 0xfe19],
-  [0xfe30, 0xfe6f],
-  [0xff00, 0xff60],
-  [0xffe0, 0xffe6],
-  [0x1f004, 0x1f004],
-  [0x1f0cf, 0x1f0cf],
-  [0x1f18e, 0x1f18e],
-  [0x1f191, 0x1f19a],
-  [0x1f200, 0x1f251],
-  [0x1f300, 0x1f64f],
-  [0x1f680, 0x1f6ff],
-  [0x1f7e0, 0x1f7eb],
-  [0x1f90c, 0x1f9ff],
-  [0x1fa70, 0x1faff],
-  [0x20000, 0x3fffd],
-];
-
-function _inRanges(code: number, ranges: readonly [number, number][]): boolean {
-  if (code < 0x0300) return false;
-  for (const [from, to] of ranges) {
-    if (code < from) return false;
-    if (code <= to) return true;
-  }
-  return false;
 }
