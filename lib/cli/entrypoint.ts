@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { DialogueError, exitCodeFor } from "../base/dialogue_error.ts";
+import { DialogueError, ErrorCode, exitCodeFor } from "../base/dialogue_error.ts";
 import { closeLogging } from "../base/logger.ts";
 import { MAX_STDERR_TEXT, sanitizeBounded } from "../base/sanitize.ts";
 
@@ -52,9 +52,21 @@ export async function runEntrypoint(
 }
 
 /**
- * The one line printed for a {@linkcode DialogueError}: `name: message`, the
- * message made inert and kept on one line and bounded.
+ * What is printed for a {@linkcode DialogueError}: `name: message`, made
+ * inert and bounded. A usage error may be a report of several lines (every
+ * configuration mistake of a file at once), written by us about the user's
+ * own input: its lines are kept, each made inert and bounded, 25 at most.
+ * Any other error can quote a model or a server, so it is kept on one line.
  */
 export function errorLine(name: string, error: DialogueError): string {
-  return `${name}: ${sanitizeBounded(error.message, MAX_STDERR_TEXT, { keepNewlines: false })}`;
+  if (error.code !== ErrorCode.Usage || !error.message.includes("\n")) {
+    return `${name}: ${sanitizeBounded(error.message, MAX_STDERR_TEXT, { keepNewlines: false })}`;
+  }
+  const lines = error.message.split("\n");
+  const shown = lines.slice(0, _MAX_LINES)
+    .map((line) => sanitizeBounded(line, MAX_STDERR_TEXT, { keepNewlines: false }));
+  if (lines.length > _MAX_LINES) shown.push(`… and ${lines.length - _MAX_LINES} more lines`);
+  return `${name}: ${shown.join("\n")}`;
 }
+
+const _MAX_LINES = 25;

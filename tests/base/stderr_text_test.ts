@@ -99,3 +99,14 @@ Deno.test("sanitizeBounded bounds the escaped text and never ends inside an esca
   assert(out.startsWith("\\u001b".repeat(16) + "…"), out);
   assertStringIncludes(out, `(${6000 - 96} more characters)`);
 });
+
+Deno.test("entrypoint error lines: a usage report keeps one inert line per mistake", () => {
+  const error = new DialogueError(
+    ErrorCode.Usage,
+    `Invalid configuration field a: got "x\x1b[2J"\nInvalid configuration field b: got 5`,
+  );
+  const text = errorLine("manager", error);
+  assertEquals(text.split("\n").length, 2);
+  assert(!CONTROL.test(text), JSON.stringify(text));
+  assert(text.startsWith("manager: Invalid configuration field a"));
+});
