@@ -18,7 +18,11 @@ import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { conversationIndexKey, conversationKeys } from "./keys.ts";
 import { transitionStatus } from "./status_transition.ts";
 import { decodeMetaHash, encodeMetaHash } from "./meta_hash.ts";
-import { type StoredTranscript, TranscriptReader } from "./transcript_reader.ts";
+import {
+  type HistoryOptions,
+  type StoredTranscript,
+  TranscriptReader,
+} from "./transcript_reader.ts";
 import { type QueueStat, queueStats } from "./queue_stats.ts";
 
 /** Reads and writes conversation metadata. */
@@ -164,14 +168,7 @@ export class ConversationStore {
   async responsesBefore(
     id: string,
     seq: number,
-    options: {
-      /**
-       * How many turns back to read.
-       *
-       * @default {40}
-       */
-      limit?: number;
-    } = {},
+    options: HistoryOptions = {},
   ): Promise<DialogMessage[]> {
     return await this.#transcripts.responsesBefore(id, seq, options);
   }

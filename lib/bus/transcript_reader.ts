@@ -26,6 +26,16 @@ export interface StoredTranscript {
   requests: DialogMessage[];
 }
 
+/** Options of {@linkcode TranscriptReader.prototype.responsesBefore}. */
+export interface HistoryOptions {
+  /**
+   * How many turns back to read.
+   *
+   * @default {40}
+   */
+  limit?: number;
+}
+
 /**
  * Reads back what a run accepted. A response counts when its entry id is the
  * one recorded in `answered` for its turn, the turn was counted
@@ -71,14 +81,7 @@ export class TranscriptReader {
   async responsesBefore(
     id: string,
     seq: number,
-    options: {
-      /**
-       * How many turns back to read.
-       *
-       * @default {40}
-       */
-      limit?: number;
-    } = {},
+    options: HistoryOptions = {},
   ): Promise<DialogMessage[]> {
     const keys = conversationKeys(id);
     const first = Math.max(1, seq - (options.limit ?? DEFAULT_HISTORY_TURNS));
