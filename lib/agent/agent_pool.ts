@@ -9,10 +9,10 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import { agentHost, type Config } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import type { AgentId } from "../model/dialog_message.ts";
-import type { LlmBackend } from "../llm/llm_backend.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
+import { BackendSet } from "../llm/backend_factory.ts";
 import { dispatchKeys, KEY_PREFIX, WORKER_GROUP } from "../bus/keys.ts";
 import { AgentTicket } from "../bus/dispatch.ts";
 import { TicketReader } from "../bus/ticket_reader.ts";
@@ -36,7 +36,7 @@ export interface AgentPoolOptions {
   /** Models served. @default config.agents.models, else every model in dispatchKeys.models */
   models?: string[];
   /** The backend for a slot's host. @default an Ollama backend per host */
-  backendFor?: (agent: AgentId) => LlmBackend;
+  backendFor?: (agent: AgentId, kind?: BackendKind) => LlmBackend;
   /** How long one blocking ticket read waits before looking again; bounds how long stopping takes (ms). @default 1000 */
   blockMs?: number;
   /** Called after each turn (for logs, tests and counters). */
@@ -92,15 +92,14 @@ export async function runAgentPool(options: AgentPoolOptions): Promise<{ turns: 
     models = await redis.smembers(dispatchKeys.models);
   }
 
-  const backends = new Map<string, LlmBackend>();
-  const backendFor = options.backendFor ?? ((agent: AgentId) => {
-    const host = agentHost(config, agent);
-    let backend = backends.get(host);
-    if (!backend) backends.set(host, backend = ollamaBackendFor(config.ollama, host));
-    return backend;
-  });
-  const ctx: TurnContext = { config, redis, cache, backendFor, cancels, shutdown: signal };
   const concurrency = options.concurrency ?? config.agents.concurrency;
+  // One backend per (kind, host), shared by every turn in flight: an
+  // embedded model is loaded once and serves `concurrency` sequences.
+  const backends = new BackendSet(config, { sequences: concurrency });
+  const backendFor = options.backendFor ??
+    ((agent: AgentId, kind?: BackendKind) =>
+      backends.forRole(agent === 1 ? "agent1" : "agent2", kind));
+  const ctx: TurnContext = { config, redis, cache, backendFor, cancels, shutdown: signal };
   log("agent").info("Agent pool {consumer} serving {models} with concurrency {concurrency}", {
     consumer: options.consumer,
     models: filter ? filter.join(", ") : "every model",
@@ -121,6 +120,7 @@ export async function runAgentPool(options: AgentPoolOptions): Promise<{ turns: 
     }, { concurrency, signal });
   } finally {
     await reader.close();
+    await backends.close();
   }
   return { turns };
 }

@@ -5,13 +5,14 @@
  *
  * @module
  */
-import { agentHost, type Config } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
 import { chooseConversation, leavePendingReason, pendingBoundMs } from "./pending_wait.ts";
 import type { AgentId } from "../model/dialog_message.ts";
 import { log } from "../base/logger.ts";
 import { sleep } from "../base/backoff.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { BackendSet } from "../llm/backend_factory.ts";
+import { resolveBackends } from "../llm/backend_resolution.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { runAgent } from "./agent_worker.ts";
 import { runAgentPool } from "./agent_pool.ts";
@@ -28,7 +29,10 @@ export interface AgentProcessOptions {
 
 /** Serves one agent slot until its conversation ends; returns the exit code. */
 export async function runAgentProcess(options: AgentProcessOptions): Promise<number> {
-  const { config, agent, signal } = options;
+  const { agent, signal } = options;
+  const role = agent === 1 ? "agent1" : "agent2";
+  const { config } = await resolveBackends(options.config, { roles: [role], signal });
+  const backends = new BackendSet(config);
   const redis = await connectRedis(config.redis, { name: `agent-${agent}` });
   const blocking = await connectRedis(config.redis, {
     name: `agent-${agent}-reader`,
@@ -55,7 +59,7 @@ export async function runAgentProcess(options: AgentProcessOptions): Promise<num
         redis,
         blocking,
         subscriber,
-        backend: ollamaBackendFor(config.ollama, agentHost(config, agent)),
+        backend: backends.forRole(role),
         signal,
         // A run named with --conversation is waited for however long it takes.
         ...(options.conversationId ? {} : {
@@ -78,6 +82,7 @@ export async function runAgentProcess(options: AgentProcessOptions): Promise<num
     }
   } finally {
     await closeRedis(subscriber, blocking, redis);
+    await backends.close();
   }
 }
 
@@ -106,7 +111,8 @@ export interface AgentPoolProcessOptions {
 
 /** Serves agent tickets of every conversation until `signal` aborts; returns the exit code. */
 export async function runAgentPoolProcess(options: AgentPoolProcessOptions): Promise<number> {
-  const { config, signal } = options;
+  const { signal } = options;
+  const { config } = await resolveBackends(options.config, { roles: ["agent1", "agent2"], signal });
   const redis = await connectRedis(config.redis, { name: "agent-pool" });
   // Pub/sub needs a connection of its own.
   const subscriber = await connectRedis(config.redis, {

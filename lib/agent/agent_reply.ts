@@ -1,7 +1,7 @@
 /**
  * An agent's reply: validating what the model produced (structured
  * `ConversationContent` or plain text) and turning it into the response
- * message with its figures, converted from Ollama's nanoseconds.
+ * message with its figures and where each came from.
  *
  * @module
  */
@@ -13,11 +13,17 @@ import {
   MAX_CONTENT_CHARS,
   MessageMetadata,
 } from "../model/dialog_message.ts";
-import type { ChatResult } from "../llm/llm_backend.ts";
+import type { BackendKind, ChatResult, FigureSource } from "../llm/llm_backend.ts";
+import { generationSchema } from "../llm/generation_schema.ts";
 import { parseStructuredReply } from "../llm/structured_reply.ts";
 
-/** JSON schema of the structured reply, sent as Ollama's `format`. */
-export const REPLY_JSON_SCHEMA = z.toJSONSchema(ConversationContent) as Record<string, unknown>;
+/**
+ * JSON schema of the structured reply as sent to the model: sized for a
+ * grammar (modest string bounds); the zod schema still validates the reply.
+ */
+export const REPLY_JSON_SCHEMA = generationSchema(
+  z.toJSONSchema(ConversationContent) as Record<string, unknown>,
+);
 
 /** Outcome of {@linkcode parseReply}. */
 export type ParsedReply =
@@ -42,6 +48,8 @@ export function parseReply(result: ChatResult, json: boolean): ParsedReply {
 export interface ReplyParts {
   agent: AgentId;
   model: string;
+  /** The backend that generated it, recorded with the figures. */
+  backend?: BackendKind;
   result: ChatResult;
   reply: ConversationContent;
   /** Epoch ms the response is written. @default Date.now() */
@@ -59,12 +67,13 @@ export interface ReplyParts {
 /**
  * The response message answering `request`. Rates are per second of the
  * model's own evaluation time; a missing duration gives 0, never Infinity.
+ * The token figures carry the weaker of their two sources.
  */
 export function replyMessage(request: DialogMessage, parts: ReplyParts): DialogMessage {
   const { result, reply } = parts;
   const m = result.metrics;
   const now = parts.now ?? Date.now();
-  const perSecond = (count: number, ns: number) => ns > 0 ? count / ns * 1e9 : 0;
+  const perSecond = (count: number, ms: number) => ms > 0 ? count / ms * 1e3 : 0;
   return {
     queue_timestamp: now,
     message_id: crypto.randomUUID(),
@@ -73,23 +82,33 @@ export function replyMessage(request: DialogMessage, parts: ReplyParts): DialogM
     metadata: MessageMetadata.parse({
       conversation_id: request.metadata.conversation_id,
       sequence_number: request.metadata.sequence_number,
-      tokens_generated: m.eval_count,
+      tokens_generated: m.generatedTokens,
       generation_time_ms: result.wallMs,
       agent_id: parts.agent,
       model: parts.model,
       request_id: request.message_id,
-      prompt_tokens: m.prompt_eval_count,
-      tokens_per_second: perSecond(m.eval_count, m.eval_duration),
-      prompt_tokens_per_second: perSecond(m.prompt_eval_count, m.prompt_eval_duration),
+      prompt_tokens: m.promptTokens,
+      tokens_per_second: perSecond(m.generatedTokens, m.generationMs),
+      prompt_tokens_per_second: perSecond(m.promptTokens, m.promptMs),
       time_to_first_token_ms: result.timeToFirstTokenMs,
-      load_duration_ms: m.load_duration / 1e6,
-      prompt_eval_duration_ms: m.prompt_eval_duration / 1e6,
-      total_duration_ms: m.total_duration / 1e6,
+      load_duration_ms: m.loadMs,
+      prompt_eval_duration_ms: m.promptMs,
+      total_duration_ms: m.totalMs,
       wall_time_ms: Math.max(0, now - (parts.since ?? request.queue_timestamp)),
       llm_ms: parts.llmMs ?? result.wallMs,
       done_reason: result.doneReason,
+      ...(parts.backend ? { backend: parts.backend } : {}),
+      token_source: weakerSource(m.sources.generatedTokens, m.sources.promptTokens),
+      timing_source: m.sources.timings,
       sentiment: reply.sentiment,
       references: reply.references,
     }),
   };
+}
+
+const SOURCE_STRENGTH: FigureSource[] = ["reported", "counted", "timed", "estimated", "absent"];
+
+/** The less certain of two sources (`estimated` over `reported`, …). */
+export function weakerSource(a: FigureSource, b: FigureSource): FigureSource {
+  return SOURCE_STRENGTH.indexOf(a) >= SOURCE_STRENGTH.indexOf(b) ? a : b;
 }

@@ -15,6 +15,8 @@ import type { ConversationMeta } from "../model/conversation_meta.ts";
 export interface CachedConversation {
   scenario: Scenario;
   models: ConversationMeta["models"];
+  /** The backend of each role, as the run recorded it (absent: Ollama, as older runs). */
+  backends?: ConversationMeta["backends"];
   /** Accepted responses of consecutive turns, oldest first, at most `maxMessages`. */
   history: DialogMessage[];
 }

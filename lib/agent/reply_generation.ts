@@ -94,11 +94,10 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
       result = await input.backend.chat({
         model: input.model,
         messages,
-        ...(json ? { format: REPLY_JSON_SCHEMA } : {}),
+        ...(json ? { schema: REPLY_JSON_SCHEMA } : {}),
         temperature: agentTemperature(config, agent),
-        numCtx: config.generation.num_ctx,
-        numPredict: config.conversation.max_reply_tokens,
-        keepAlive: config.ollama.keep_alive,
+        contextTokens: config.generation.num_ctx,
+        maxTokens: config.conversation.max_reply_tokens,
         ...(config.generation.seed !== undefined
           ? { seed: config.generation.seed + seq * 10 + attempt }
           : {}),
@@ -132,6 +131,7 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
       const message = replyMessage(request, {
         agent,
         model: input.model,
+        backend: input.backend.kind,
         result,
         reply: reply.content,
         since: input.since,

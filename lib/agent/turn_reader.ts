@@ -56,7 +56,7 @@ export async function readTurn(
   const missing = cache.missing(id, claim.seq);
   const perSlot = { 1: 0, 2: 0 } as Record<AgentId, number>;
   for (const s of missing) perSlot[agentForTurn(s)]++;
-  const fields: string[] = [..._STATUS_FIELDS, ...(cached ? [] : ["scenario", "models"])];
+  const fields: string[] = [..._STATUS_FIELDS, ...(cached ? [] : ["scenario", "models", "backends"])];
 
   const pipeline = redis.pipeline();
   if (!options.request) {
@@ -102,7 +102,11 @@ export async function readTurn(
   if (meta) facts.meta = meta.status;
   let conversation = cached;
   if (!conversation && meta?.scenario && meta.models) {
-    conversation = cache.remember(id, { scenario: meta.scenario, models: meta.models });
+    conversation = cache.remember(id, {
+      scenario: meta.scenario,
+      models: meta.models,
+      ...(meta.backends ? { backends: meta.backends } : {}),
+    });
   }
 
   // The accepted response of each missing turn is the one answered[s] names.
@@ -164,7 +168,7 @@ function _tryDecode(raw: RawFields): DialogMessage | undefined {
 }
 
 function _decodeMeta(values: (string | null)[]) {
-  const [status, deadline, turns, resumedAt, scenario, models] = values;
+  const [status, deadline, turns, resumedAt, scenario, models, backends] = values;
   const parsedStatus = ConversationStatus.safeParse(status);
   if (!parsedStatus.success) return undefined;
   return {
@@ -176,6 +180,7 @@ function _decodeMeta(values: (string | null)[]) {
     resumedAt: resumedAt ? Number(resumedAt) : 0,
     scenario: scenario ? _json(Scenario, scenario) : undefined,
     models: models ? _json(ConversationMeta.shape.models, models) : undefined,
+    backends: backends ? _json(ConversationMeta.shape.backends.unwrap(), backends) : undefined,
   };
 }
 

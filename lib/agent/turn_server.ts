@@ -10,7 +10,7 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
-import type { LlmBackend } from "../llm/llm_backend.ts";
+import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
 import { conversationKeys } from "../bus/keys.ts";
 import { addManagerTicket } from "../bus/dispatch.ts";
 import { encodeEntry } from "../bus/stream_entry.ts";
@@ -31,8 +31,11 @@ export interface TurnContext {
   /** Connection for ordinary commands (live writes go on it too, in order). */
   redis: Redis;
   cache: ConversationCache;
-  /** The backend serving `agent`'s slot (its host may differ per slot). */
-  backendFor: (agent: AgentId) => LlmBackend;
+  /**
+   * The backend serving `agent`'s slot: `kind` as the run recorded it
+   * (absent in older runs); its host may differ per slot.
+   */
+  backendFor: (agent: AgentId, kind?: BackendKind) => LlmBackend;
   cancels: RunCancels;
   /** Process shutdown: a generation in flight is left for another process. */
   shutdown: AbortSignal;
@@ -152,7 +155,7 @@ export async function serveTurn(
   try {
     outcome = await generateReply({
       config: ctx.config,
-      backend: ctx.backendFor(agent),
+      backend: ctx.backendFor(agent, conversation.backends?.[agent === 1 ? "agent1" : "agent2"]),
       agent,
       model,
       scenario: conversation.scenario,

@@ -19,7 +19,8 @@ import { compareRuns, formatComparisonMarkdown, formatComparisonText } from "./r
 import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
 import { embedTurns } from "./topic_drift.ts";
 import { judgePersonas } from "./persona_judge.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { createBackend } from "../llm/backend_factory.ts";
+import { concreteBackend } from "../config/backend_config.ts";
 import { dataHome } from "../base/data_home.ts";
 import { datasetFilter } from "./dataset_filter.ts";
 
@@ -243,29 +244,29 @@ async function _analyze(
   o: AnalyzeCommandOptions,
 ): Promise<RunAnalysis> {
   const signal = o.signal ? { signal: o.signal } : {};
-  const embeddings = o.embedModel
-    ? await embedTurns(storyText(t.meta), t.responses.map((r) => r.content), {
-      host: config.ollama.host,
-      model: o.embedModel,
-      headers: config.ollama.headers,
-      timeoutMs: config.ollama.request_timeout_ms,
-      ...signal,
-    })
-    : undefined;
-  const personaJudge = o.judgeModel
-    ? await judgePersonas(
-      ollamaBackendFor(config.ollama, config.ollama.host),
-      t.meta.scenario,
-      t.responses,
-      {
+  if (!o.embedModel && !o.judgeModel) return analyzeRun(t, {});
+  // The judge and the embedder are models like the manager's: its backend.
+  const backend = createBackend(config, concreteBackend(config, "manager"));
+  try {
+    const embeddings = o.embedModel
+      ? await embedTurns(storyText(t.meta), t.responses.map((r) => r.content), {
+        backend,
+        model: o.embedModel,
+        ...signal,
+      })
+      : undefined;
+    const personaJudge = o.judgeModel
+      ? await judgePersonas(backend, t.meta.scenario, t.responses, {
         model: o.judgeModel,
-        numCtx: config.generation.num_ctx,
+        contextTokens: config.generation.num_ctx,
         maxChars: config.generation.num_ctx * 3,
         ...signal,
-      },
-    )
-    : undefined;
-  return analyzeRun(t, { embeddings, personaJudge });
+      })
+      : undefined;
+    return analyzeRun(t, { embeddings, personaJudge });
+  } finally {
+    await backend.close();
+  }
 }
 
 async function _emit(text: string, out: string | undefined): Promise<AnalyzeOutput> {

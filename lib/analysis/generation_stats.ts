@@ -61,6 +61,17 @@ export const AgentStats = z.object({
   retries: count,
   /** Turns that needed more than one attempt. */
   retried_turns: count,
+  /**
+   * Where the token counts came from, in turns: `reported` by the server,
+   * `counted` with the model's tokenizer, `estimated` from the text, `absent`.
+   * Turns recorded before sources were kept count as `reported` (Ollama's).
+   */
+  token_sources: z.object({
+    reported: count,
+    counted: count,
+    estimated: count,
+    absent: count,
+  }),
 });
 /** Speed, latency and size figures for one agent or the whole run. */
 export type AgentStats = z.infer<typeof AgentStats>;
@@ -198,6 +209,17 @@ export function agentStats(
     truncated_share: rows.length === 0 ? 0 : round(truncated / rows.length, 4),
     errors: md.filter((m) => m.error !== undefined && m.error !== "").length,
     retries: rows.reduce((sum, r) => sum + Math.max(0, (r.attempts ?? 1) - 1), 0),
+    token_sources: _tokenSources(md),
     retried_turns: rows.filter((r) => (r.attempts ?? 1) > 1).length,
   };
+}
+
+/** Turns per token source; `timed` cannot describe a count, so it is read as `counted`. */
+function _tokenSources(md: readonly DialogMessage["metadata"][]): AgentStats["token_sources"] {
+  const out = { reported: 0, counted: 0, estimated: 0, absent: 0 };
+  for (const m of md) {
+    const source = m.token_source ?? "reported";
+    out[source === "timed" ? "counted" : source]++;
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 /**
  * Persona consistency, judged by a model: each agent's lines are shown to a
  * judge model with its persona and scored on a fixed rubric, through
- * structured output (the zod schema as Ollama's `format`), validated, with a
+ * structured output (the zod schema sent as the request's JSON schema), validated, with a
  * bounded number of attempts. Off by default; reports label the scores as
  * model-judged, since a judge model has its own biases.
  *
@@ -30,7 +30,7 @@ export const PERSONA_RUBRIC = {
 
 const score = z.number().int().min(1).max(5);
 
-/** What the judge model must answer (sent as Ollama's `format`). */
+/** What the judge model must answer (sent as the request's JSON schema). */
 export const PersonaVerdict = z.object({
   speaking_style: score,
   personality: score,
@@ -43,7 +43,7 @@ export const PersonaVerdict = z.object({
 /** What the judge model must answer. */
 export type PersonaVerdict = z.infer<typeof PersonaVerdict>;
 
-/** JSON schema of {@linkcode PersonaVerdict}, for Ollama's `format`. */
+/** JSON schema of {@linkcode PersonaVerdict}, sent to the model. */
 export const PERSONA_VERDICT_JSON_SCHEMA = z.toJSONSchema(PersonaVerdict) as Record<
   string,
   unknown
@@ -89,7 +89,7 @@ export interface JudgePersonasOptions {
    */
   maxChars?: number;
   /** Context window for the judge, in tokens. */
-  numCtx?: number;
+  contextTokens?: number;
   signal?: AbortSignal;
 }
 
@@ -129,10 +129,10 @@ export async function judgePersonas(
         const result = await backend.chat({
           model: options.model,
           messages: [{ role: "system", content: JUDGE_SYSTEM }, { role: "user", content: prompt }],
-          format: PERSONA_VERDICT_JSON_SCHEMA,
+          schema: PERSONA_VERDICT_JSON_SCHEMA,
           temperature: 0,
           seed: attempt,
-          ...(options.numCtx === undefined ? {} : { numCtx: options.numCtx }),
+          ...(options.contextTokens === undefined ? {} : { contextTokens: options.contextTokens }),
         }, options.signal ? { signal: options.signal } : {});
         ({ content, doneReason } = result);
       } catch (error) {

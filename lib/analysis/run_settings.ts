@@ -9,17 +9,25 @@
 import { z } from "zod";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 
+const BackendName = z.enum(["ollama", "openai", "embedded"]);
+
 const agentSettings = z.object({
   model: z.string(),
+  /** The backend the agent used (`ollama` for runs recorded before backends were chosen). */
+  backend: BackendName,
   /** The agent's own temperature, else the run's. */
   temperature: z.number().nullable(),
-  /** The Ollama host the agent used (credentials hidden). */
+  /**
+   * Where its model ran (credentials hidden): the Ollama host, the
+   * OpenAI-compatible base URL, or the embedded model's file.
+   */
   host: z.string().nullable(),
 });
 
 /** What a run was generated with. */
 export const RunSettings = z.object({
-  backend: z.literal("ollama"),
+  /** The agents' backend, or `mixed` when the two used different ones. */
+  backend: z.enum(["ollama", "openai", "embedded", "mixed"]),
   temperature: z.number().nullable(),
   seed: z.number().int().nullable(),
   num_ctx: z.number().int().nullable(),
@@ -31,7 +39,7 @@ export const RunSettings = z.object({
   keep_alive: z.string().nullable(),
   history_messages: z.number().int().nullable(),
   history_chars: z.number().int().nullable(),
-  manager: z.object({ model: z.string(), host: z.string().nullable() }),
+  manager: z.object({ model: z.string(), backend: BackendName, host: z.string().nullable() }),
   agents: z.object({ "1": agentSettings, "2": agentSettings }),
   /**
    * Versions of DialogueLLM and Deno that made the run, when the record
@@ -59,7 +67,9 @@ export type RunSettings = z.infer<typeof RunSettings>;
  * strictEqual(s.num_ctx, null);
  * ```
  */
-export function runSettings(meta: Pick<ConversationMeta, "models" | "config">): RunSettings {
+export function runSettings(
+  meta: Pick<ConversationMeta, "models" | "config" | "backends">,
+): RunSettings {
   const c = meta.config;
   const num = (...path: string[]) => {
     const v = _at(c, path);
@@ -75,13 +85,25 @@ export function runSettings(meta: Pick<ConversationMeta, "models" | "config">): 
   };
   const temperature = num("generation", "temperature");
   const host = str("ollama", "host");
-  const agent = (k: 1 | 2) => ({
-    model: meta.models[`agent${k}`],
-    temperature: num("agents", `agent${k}`, "temperature") ?? temperature,
-    host: str("agents", `agent${k}`, "host") ?? host,
-  });
+  const where = (backend: z.infer<typeof BackendName>, ollamaHost: string | null) =>
+    backend === "ollama"
+      ? ollamaHost
+      : backend === "openai"
+      ? str("openai", "base_url")
+      : str("embedded", "model");
+  const agent = (k: 1 | 2) => {
+    const backend = meta.backends?.[`agent${k}`] ?? "ollama";
+    return {
+      model: meta.models[`agent${k}`],
+      backend,
+      temperature: num("agents", `agent${k}`, "temperature") ?? temperature,
+      host: where(backend, str("agents", `agent${k}`, "host") ?? host),
+    };
+  };
+  const agents = { "1": agent(1), "2": agent(2) };
+  const managerBackend = meta.backends?.manager ?? "ollama";
   return {
-    backend: "ollama",
+    backend: agents["1"].backend === agents["2"].backend ? agents["1"].backend : "mixed",
     temperature,
     seed: int("generation", "seed"),
     num_ctx: int("generation", "num_ctx"),
@@ -91,8 +113,12 @@ export function runSettings(meta: Pick<ConversationMeta, "models" | "config">): 
     keep_alive: str("ollama", "keep_alive"),
     history_messages: int("conversation", "history_messages"),
     history_chars: int("conversation", "history_chars"),
-    manager: { model: meta.models.manager, host: str("manager", "host") ?? host },
-    agents: { "1": agent(1), "2": agent(2) },
+    manager: {
+      model: meta.models.manager,
+      backend: managerBackend,
+      host: where(managerBackend, str("manager", "host") ?? host),
+    },
+    agents,
     versions: {
       dialogue_llm: str("versions", "dialogue_llm"),
       deno: str("versions", "deno"),

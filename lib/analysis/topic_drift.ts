@@ -1,16 +1,15 @@
 /**
  * Topic drift: how close each turn stays to the story (its setting and
  * initial situation) and to the turn before it. Lexical overlap of content
- * words by default; cosine similarity of embeddings from an Ollama embedding
- * model (`/api/embed`) when one is configured, which also sees synonyms and
+ * words by default; cosine similarity of embeddings from an embedding
+ * model (through the backend seam) when one is configured, which also sees synonyms and
  * paraphrase.
  *
  * @module
  */
 import { z } from "zod";
 import type { AgentId } from "../model/dialog_message.ts";
-import { redactUrl } from "../config/redaction.ts";
-import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import type { LlmBackend } from "../llm/llm_backend.ts";
 import { mean, round } from "./stats.ts";
 import { cosineSimilarity, lexicalSimilarity } from "./text_similarity.ts";
 
@@ -144,28 +143,21 @@ function _means(turns: readonly DriftTurn[], values: readonly (number | null)[])
   return { overall: pick(), "1": pick(1), "2": pick(2) };
 }
 
-/** Where and how {@linkcode embedTurns} reaches Ollama. */
+/** What {@linkcode embedTurns} embeds with. */
 export interface EmbedOptions {
-  /** Ollama base URL, e.g. `http://127.0.0.1:11434`. */
-  host: string;
+  /** The backend that serves the embedding model (Ollama, OpenAI-compatible, embedded). */
+  backend: LlmBackend;
   /** An embedding model, e.g. `nomic-embed-text`. */
   model: string;
-  /** Extra headers (e.g. Authorization for a proxy); never logged. */
-  headers?: Record<string, string> | undefined;
-  /** @default {300000} */
-  timeoutMs?: number;
   signal?: AbortSignal;
 }
 
-const EmbedResponse = z.object({ embeddings: z.array(z.array(z.number().finite())) });
-
 /**
- * Embeds the story and every turn with an Ollama embedding model
- * (`POST /api/embed`, batched).
+ * Embeds the story and every turn through the backend seam, batched.
  *
- * @throws {DialogueError} `llm_unavailable` when Ollama cannot be reached,
- * `model_not_found` naming the pull command, `llm_transient` for another
- * failure or a malformed answer.
+ * @throws {DialogueError} `llm_unavailable` when the backend cannot be
+ * reached, `model_not_found` naming how to get the model, `llm_transient` or
+ * `invalid_output` for another failure or a malformed answer.
  */
 export async function embedTurns(
   story: string | null,
@@ -185,52 +177,7 @@ export async function embedTurns(
 }
 
 async function _embedBatch(input: string[], options: EmbedOptions): Promise<number[][]> {
-  const where = `Ollama at ${redactUrl(options.host)}`;
-  const timeout = AbortSignal.timeout(options.timeoutMs ?? 300_000);
-  let response: Response;
-  try {
-    response = await fetch(new URL("/api/embed", options.host), {
-      method: "POST",
-      headers: { "content-type": "application/json", ...options.headers },
-      body: JSON.stringify({ model: options.model, input }),
-      signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
-    });
-  } catch (error) {
-    if (options.signal?.aborted) {
-      throw new DialogueError(ErrorCode.Aborted, "Embedding cancelled", { cause: error });
-    }
-    throw new DialogueError(
-      ErrorCode.LlmUnavailable,
-      `Cannot reach ${where} for embeddings as ${
-        (error as Error).message
-      }: start Ollama ('ollama serve') or set OLLAMA_HOST / --ollama-host`,
-      { cause: error },
-    );
-  }
-  const text = await response.text();
-  if (response.status === 404) {
-    throw new DialogueError(
-      ErrorCode.ModelNotFound,
-      `Embedding model '${options.model}' is not installed on ${where}: run 'ollama pull ${options.model}' (e.g. nomic-embed-text) or drop --embed-model`,
-    );
-  }
-  if (!response.ok) {
-    throw new DialogueError(
-      ErrorCode.LlmTransient,
-      `${where} answered ${response.status} to an embedding request: ${text.slice(0, 300)}`,
-    );
-  }
-  let parsed: z.infer<typeof EmbedResponse> | undefined;
-  try {
-    parsed = EmbedResponse.parse(JSON.parse(text));
-  } catch {
-    parsed = undefined;
-  }
-  if (!parsed || parsed.embeddings.length !== input.length) {
-    throw new DialogueError(
-      ErrorCode.LlmTransient,
-      `${where} gave no valid embeddings for model '${options.model}': is it an embedding model (e.g. nomic-embed-text)?`,
-    );
-  }
-  return parsed.embeddings;
+  return await options.backend.embed(options.model, input, {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }

@@ -10,7 +10,7 @@ import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { conversationKeys } from "./keys.ts";
 
 /** Fields stored as JSON in the meta hash; the rest are plain strings or numbers. */
-const _JSON_FIELDS = new Set(["scenario", "models", "config"]);
+const _JSON_FIELDS = new Set(["scenario", "models", "backends", "config"]);
 const _NUMBER_FIELDS = new Set([
   "created_at",
   "started_at",

@@ -18,6 +18,7 @@ import { OutageGuard } from "../bus/redis_outage.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { log } from "../base/logger.ts";
 import { checkModels } from "./model_check.ts";
+import { resolveBackends } from "../llm/backend_resolution.ts";
 import { watchPairs } from "./pairs_watch.ts";
 import {
   createConversation,
@@ -67,7 +68,13 @@ const GRACE_MS = 5000;
  * completed, 130 when interrupted, 1 otherwise.
  */
 export async function runChat(options: ChatOptions): Promise<number> {
-  const config = await _resolveRedis(options);
+  // Backends resolved once here: the children inherit concrete choices.
+  const { config } = await resolveBackends(await _resolveRedis(options), {
+    roles: options.storyFile || options.resume
+      ? ["agent1", "agent2"]
+      : ["manager", "agent1", "agent2"],
+    signal: options.signal,
+  });
   let redis: Redis | undefined;
   let supervisor: Supervisor | undefined;
   let ids: string[] = [];

@@ -36,6 +36,45 @@ export const CONFIG_FLAG_SPECS = {
     config: ["ollama.host"],
     help: "Ollama server (env OLLAMA_HOST) [http://127.0.0.1:11434]",
   },
+  backend: {
+    type: "string",
+    value: "NAME",
+    config: ["backend", "agents.backend", "manager.backend"],
+    help: "auto|ollama|openai|embedded for every role (env DIALOGUE_BACKEND)\n" +
+      "[auto: Ollama when it answers, else the embedded model]",
+  },
+  "manager-backend": {
+    type: "string",
+    value: "NAME",
+    config: ["manager.backend"],
+    help: "backend of the manager",
+  },
+  "agent1-backend": {
+    type: "string",
+    value: "NAME",
+    config: ["agents.agent1.backend"],
+    help: "backend of agent 1",
+  },
+  "agent2-backend": {
+    type: "string",
+    value: "NAME",
+    config: ["agents.agent2.backend"],
+    help: "backend of agent 2",
+  },
+  "openai-base-url": {
+    type: "string",
+    value: "URL",
+    config: ["openai.base_url"],
+    help: "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1\n" +
+      "(env OPENAI_BASE_URL; key from OPENAI_API_KEY)",
+  },
+  "model-file": {
+    type: "string",
+    value: "PATH",
+    config: ["embedded.model"],
+    help: "GGUF model for the embedded backend, or hf:OWNER/REPO/FILE.gguf\n" +
+      "(env DIALOGUE_MODEL_FILE)",
+  },
   model: {
     type: "string",
     value: "NAME",

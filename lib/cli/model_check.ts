@@ -1,37 +1,44 @@
 /**
- * Before a run: the models it needs, per Ollama host, present (or pulled).
+ * Before a run: the models it needs present on the backend each role uses
+ * (pulled on Ollama when asked; an embedded model file loaded once to prove
+ * it loads).
  *
  * @module
  */
-import { agentHost, agentModel, type Config } from "../config/config.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import type { Config } from "../config/config.ts";
+import { concreteBackend, type Role, roleModel } from "../config/backend_config.ts";
+import { BackendSet } from "../llm/backend_factory.ts";
 
 /**
- * Checks that every model the runs need is on its Ollama host, pulling it
- * with a progress bar when `pull` is set.
+ * Checks that every model the runs need is on its backend, pulling it with a
+ * progress bar when `pull` is set (Ollama).
  *
- * @throws {DialogueError} `model_not_found` naming the `ollama pull` command.
+ * @throws {DialogueError} `model_not_found` naming how to get the model.
  */
 export async function checkModels(
   config: Config,
   options: { storyFile?: string; resume?: string; pull?: boolean; signal: AbortSignal },
 ): Promise<void> {
-  const wanted = new Map<string, Set<string>>();
-  const add = (host: string, model: string) =>
-    wanted.set(host, (wanted.get(host) ?? new Set()).add(model));
-  if (!options.storyFile && !options.resume) {
-    add(config.manager.host ?? config.ollama.host, config.manager.model);
-  }
-  for (const agent of [1, 2] as const) add(agentHost(config, agent), agentModel(config, agent));
-  for (const [host, models] of wanted) {
-    const backend = ollamaBackendFor(config.ollama, host);
-    for (const model of models) {
+  const roles: Role[] = options.storyFile || options.resume
+    ? ["agent1", "agent2"]
+    : ["manager", "agent1", "agent2"];
+  const backends = new BackendSet(config);
+  const checked = new Set<string>();
+  try {
+    for (const role of roles) {
+      const backend = backends.forRole(role, concreteBackend(config, role));
+      const model = roleModel(config, role);
+      const key = `${backend.kind}|${backend.description}|${model}`;
+      if (checked.has(key)) continue;
+      checked.add(key);
       await backend.ensureModel(model, {
         pull: options.pull ?? false,
         signal: options.signal,
         onProgress: _progressBar(model),
       });
     }
+  } finally {
+    await backends.close();
   }
 }
 

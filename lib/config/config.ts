@@ -18,6 +18,7 @@ import { logFormatProblem } from "../base/log_pattern.ts";
 import { PROMPT_MAX_CHARS, readConfigFile, readNamedFiles } from "./config_files.ts";
 import { joinProblems, problemLines } from "./config_problems.ts";
 import { readInheritedConfig } from "./inherited_config.ts";
+import { BackendChoice, EmbeddedSettings, OpenAiSettings, roleModel } from "./backend_config.ts";
 
 export type { ConfigLayer } from "./config_layer.ts";
 
@@ -48,12 +49,20 @@ const AgentConfig = z.strictObject({
   model: z.string().min(1).optional(),
   /** Ollama host for this agent; falls back to `ollama.host`. */
   host: z.string().min(1).optional(),
+  /** Backend for this agent; falls back to `agents.backend`, then `backend`. */
+  backend: BackendChoice.optional(),
   /** Sampling temperature for this agent; falls back to `generation.temperature`. */
   temperature: z.number().min(0).max(2).optional(),
 });
 
 /** The full configuration. Every field has a default. */
 export const Config = z.strictObject({
+  /**
+   * Backend of every role unless a role sets its own: `auto` (Ollama when it
+   * answers, else the embedded model when one is configured or cached),
+   * `ollama`, `openai` or `embedded`; env DIALOGUE_BACKEND, flag --backend.
+   */
+  backend: BackendChoice.default("auto"),
   redis: z.strictObject({
     /** `redis://[user:pass@]host:port/db` or `rediss://` for TLS; wins over host/port/db. */
     url: z.string().min(1).refine(isRedisUrl, {
@@ -78,9 +87,13 @@ export const Config = z.strictObject({
     /** Extra HTTP headers (e.g. Authorization for a proxy); never logged. */
     headers: z.record(z.string(), z.string()).optional(),
   }).prefault({}),
+  openai: OpenAiSettings.prefault({}),
+  embedded: EmbeddedSettings.prefault({}),
   manager: z.strictObject({
     model: z.string().min(1).default("llama3.2"),
     host: z.string().min(1).optional(),
+    /** Backend of the manager; falls back to `backend`. */
+    backend: BackendChoice.optional(),
     /** Theme of the scenario the manager invents. */
     topic: z.string().min(1).max(2000).default("any theme you like"),
     /** Attempts at a valid scenario before giving up. */
@@ -88,6 +101,8 @@ export const Config = z.strictObject({
   }).prefault({}),
   agents: z.strictObject({
     model: z.string().min(1).default("llama3.2"),
+    /** Backend of both agents unless one sets its own; falls back to `backend`. */
+    backend: BackendChoice.optional(),
     agent1: AgentConfig.prefault({}),
     agent2: AgentConfig.prefault({}),
     /** `json`: structured ConversationContent; `text`: plain replies. */
@@ -239,10 +254,9 @@ export function parseConfig(layer: ConfigLayer): Config {
   throw usageError(joinProblems(problemLines(Config, layer, result.error.issues)));
 }
 
-/** Model an agent slot uses. */
+/** Model an agent slot uses (on the embedded backend, the model file's name). */
 export function agentModel(config: Config, agent: 1 | 2): string {
-  return config.agents[agent === 1 ? "agent1" : "agent2"].model ??
-    config.agents.model;
+  return roleModel(config, agent === 1 ? "agent1" : "agent2");
 }
 
 /** Ollama host an agent slot uses. */

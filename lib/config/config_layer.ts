@@ -13,6 +13,11 @@ export type ConfigLayer = Record<string, unknown>;
 export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
   REDIS_URL: ["redis.url"],
   OLLAMA_HOST: ["ollama.host"],
+  // Like --backend: every role but an agent that names its own.
+  DIALOGUE_BACKEND: ["backend", "agents.backend", "manager.backend"],
+  OPENAI_BASE_URL: ["openai.base_url"],
+  OPENAI_API_KEY: ["openai.api_key"],
+  DIALOGUE_MODEL_FILE: ["embedded.model"],
   // Like --model: manager and both agents; the more specific ones below win.
   DIALOGUE_MODEL: ["agents.model", "manager.model"],
   DIALOGUE_MANAGER_MODEL: ["manager.model"],

@@ -15,6 +15,9 @@ export function redactConfig(config: Config): ConfigLayer {
   const copy = structuredClone(config) as Config;
   delete copy.redis.password;
   delete copy.ollama.headers;
+  delete copy.openai.api_key;
+  delete copy.openai.headers;
+  if (copy.openai.base_url) copy.openai.base_url = redactUrl(copy.openai.base_url);
   if (copy.redis.url) copy.redis.url = redactUrl(copy.redis.url);
   copy.ollama.host = redactUrl(copy.ollama.host);
   if (copy.manager.host) copy.manager.host = redactUrl(copy.manager.host);

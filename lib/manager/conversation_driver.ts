@@ -182,7 +182,7 @@ export class ConversationDriver {
           maxAttempts: config.manager.max_attempts,
           template: config.prompts.scenario as string | undefined,
           temperature: config.generation.temperature,
-          numCtx: config.generation.num_ctx,
+          contextTokens: config.generation.num_ctx,
           seed: config.generation.seed,
           signal,
           // One request timeout for the whole writing (see WriteScenarioOptions.budgetMs).

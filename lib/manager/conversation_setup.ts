@@ -7,6 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import { agentModel, type Config } from "../config/config.ts";
+import { concreteBackend, roleModel } from "../config/backend_config.ts";
 import { redactConfig } from "../config/redaction.ts";
 import { runVersions } from "../base/version.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
@@ -48,9 +49,14 @@ export async function createConversation(
     );
   }
   const models = {
-    manager: config.manager.model,
+    manager: roleModel(config, "manager"),
     agent1: agentModel(config, 1),
     agent2: agentModel(config, 2),
+  };
+  const backends = {
+    manager: concreteBackend(config, "manager"),
+    agent1: concreteBackend(config, "agent1"),
+    agent2: concreteBackend(config, "agent2"),
   };
   await store.create({
     id,
@@ -60,6 +66,7 @@ export async function createConversation(
     max_turns: config.conversation.max_turns,
     duration_seconds: config.conversation.duration_seconds,
     models,
+    backends,
     // The versions ride with the stored config so the report can name them.
     config: { ...redactConfig(config), versions: runVersions() },
     ...(options.scenario ? { scenario: options.scenario } : {}),

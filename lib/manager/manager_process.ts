@@ -8,9 +8,11 @@
  */
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
+import type { Role } from "../config/backend_config.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { MAX_STDERR_TEXT, sanitizeBounded } from "../base/sanitize.ts";
-import { ollamaBackendFor } from "../llm/ollama_backend.ts";
+import { BackendSet } from "../llm/backend_factory.ts";
+import { resolveBackends } from "../llm/backend_resolution.ts";
 import { consumerName } from "../bus/keys.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
@@ -43,12 +45,21 @@ export interface ManagerProcessOptions {
  * conversation cannot be created or resumed.
  */
 export async function runManagerProcess(options: ManagerProcessOptions): Promise<number> {
-  const { config, signal } = options;
+  const { signal } = options;
+  // A manager that creates a run resolves every role's backend (the run
+  // records them); a pool or a resume writes scenarios only.
+  const roles: Role[] = options.pool || options.resume
+    ? ["manager"]
+    : options.scenario
+    ? ["agent1", "agent2"]
+    : ["manager", "agent1", "agent2"];
+  const { config } = await resolveBackends(options.config, { roles, signal });
+  const backends = new BackendSet(config);
   const redis = await connectRedis(config.redis, { name: "manager" });
   const common = {
     config,
     redis,
-    backend: ollamaBackendFor(config.ollama, config.manager.host ?? config.ollama.host),
+    backend: backends.forRole("manager"),
     consumer: options.consumer ?? consumerName("manager"),
     signal,
   };
@@ -79,6 +90,7 @@ export async function runManagerProcess(options: ManagerProcessOptions): Promise
     return await _outage(config, id, error);
   } finally {
     await closeRedis(redis);
+    await backends.close();
   }
 }
 

@@ -11,6 +11,7 @@ import type { LlmBackend } from "../llm/llm_backend.ts";
 import { DEFAULT_TEMPLATES, renderTemplate } from "../config/prompt_template.ts";
 import { Scenario } from "../model/story.ts";
 import { parseStructuredReply } from "../llm/structured_reply.ts";
+import { generationSchema } from "../llm/generation_schema.ts";
 import { log } from "../base/logger.ts";
 import { backoffDelay, sleep } from "../base/backoff.ts";
 import { readUserFile } from "../base/user_file.ts";
@@ -23,7 +24,7 @@ export interface WriteScenarioOptions {
   maxAttempts?: number;
   template?: string | undefined;
   temperature?: number;
-  numCtx?: number;
+  contextTokens?: number;
   seed?: number | undefined;
   signal?: AbortSignal;
   /**
@@ -38,11 +39,14 @@ export interface WriteScenarioOptions {
   onProgress?: (text: string) => void;
 }
 
-/** JSON schema sent as Ollama's `format`. */
-export const SCENARIO_JSON_SCHEMA = z.toJSONSchema(Scenario) as Record<
-  string,
-  unknown
->;
+/**
+ * JSON schema of the scenario as sent to the model: sized for a grammar
+ * (llama.cpp's, which Ollama uses too, cannot compile string bounds in the
+ * thousands); the zod schema still validates the reply with its own limits.
+ */
+export const SCENARIO_JSON_SCHEMA = generationSchema(
+  z.toJSONSchema(Scenario) as Record<string, unknown>,
+);
 
 /**
  * Asks the model for a scenario until one validates.
@@ -84,9 +88,9 @@ export async function writeScenario(
       result = await backend.chat({
         model: options.model,
         messages: [{ role: "user", content: prompt }],
-        format: SCENARIO_JSON_SCHEMA,
+        schema: SCENARIO_JSON_SCHEMA,
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-        ...(options.numCtx !== undefined ? { numCtx: options.numCtx } : {}),
+        ...(options.contextTokens !== undefined ? { contextTokens: options.contextTokens } : {}),
         ...(options.seed !== undefined ? { seed: options.seed + attempt - 1 } : {}),
       }, { signal });
     } catch (error) {

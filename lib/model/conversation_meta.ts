@@ -37,6 +37,8 @@ export const FINISHED_STATUSES: readonly ConversationStatus[] = [
 
 const epochMs = z.number().finite().nonnegative();
 
+const BackendName = z.enum(["ollama", "openai", "embedded"]);
+
 /** Everything a tool needs to know about a run without reading its streams. */
 export const ConversationMeta = z.object({
   id: z.string().min(1).max(128),
@@ -62,6 +64,15 @@ export const ConversationMeta = z.object({
     agent1: z.string(),
     agent2: z.string(),
   }),
+  /**
+   * The backend each role uses (`ollama`, `openai`, `embedded`). Absent in
+   * runs recorded before backends could be chosen: those used Ollama.
+   */
+  backends: z.object({
+    manager: BackendName,
+    agent1: BackendName,
+    agent2: BackendName,
+  }).optional(),
   /** The effective run configuration, secrets removed. */
   config: z.record(z.string(), z.unknown()),
 });

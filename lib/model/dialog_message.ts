@@ -16,6 +16,8 @@ export const AgentId = z.union([z.literal(1), z.literal(2)]);
 export type AgentId = z.infer<typeof AgentId>;
 
 const ms = z.number().finite().nonnegative();
+/** Where a figure came from (lib/llm/llm_backend.ts `FigureSource`). */
+const FigureSourceSchema = z.enum(["reported", "counted", "timed", "estimated", "absent"]);
 const count = z.number().int().nonnegative();
 
 /**
@@ -50,6 +52,16 @@ export const MessageMetadata = z.object({
    */
   llm_ms: ms.default(0),
   done_reason: z.string().max(40).optional(),
+  /** Which backend generated this reply (`ollama`, `openai`, `embedded`); absent in older entries. */
+  backend: z.enum(["ollama", "openai", "embedded"]).optional(),
+  /**
+   * Where `tokens_generated` and `prompt_tokens` came from: `reported` by the
+   * server, `counted` with the model's tokenizer, `estimated` from the text,
+   * `absent` (0 means unknown). Absent in older entries (Ollama-reported).
+   */
+  token_source: FigureSourceSchema.optional(),
+  /** Where the durations came from: `reported` by the server or `timed` by the agent. */
+  timing_source: FigureSourceSchema.optional(),
   sentiment: z.string().max(40).optional(),
   references: z.array(z.string().max(500)).max(20).optional(),
   /**

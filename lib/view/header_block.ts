@@ -27,7 +27,12 @@ export interface HeaderOptions {
 export function headerBlock(meta: ConversationMeta, options: HeaderOptions): string[] {
   const { paint: p, width } = options;
   const m = meta.models;
-  const [a1, a2, mgr] = [m.agent1, m.agent2, m.manager].map(oneLine);
+  // Each model with its backend when the run recorded one that is not Ollama.
+  const named = (role: "agent1" | "agent2" | "manager") => {
+    const backend = meta.backends?.[role];
+    return oneLine(m[role]) + (backend && backend !== "ollama" ? ` (${backend})` : "");
+  };
+  const [a1, a2, mgr] = [named("agent1"), named("agent2"), named("manager")];
   const limit = formatDuration(meta.duration_seconds * 1000);
   const lines = [
     p.bold(`Conversation ${oneLine(meta.id)}`),

@@ -12,7 +12,7 @@ import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { conversationKeys, dispatchKeys, WORKER_GROUP } from "../../lib/bus/keys.ts";
 import { addAgentTicket, type AgentTicket } from "../../lib/bus/dispatch.ts";
 import { encodeEntry, readWholeStream } from "../../lib/bus/stream_entry.ts";
-import { ollamaBackendFor } from "../../lib/llm/ollama_backend.ts";
+import { ollamaBackendFor } from "../../lib/llm/ollama/ollama_backend.ts";
 import type { LlmBackend } from "../../lib/llm/llm_backend.ts";
 import { LiveEvent } from "../../lib/model/live_event.ts";
 import { endRun } from "../../lib/manager/run_ending.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { parseReply, replyMessage } from "../../lib/agent/agent_reply.ts";
+import { parseReply, replyMessage, weakerSource } from "../../lib/agent/agent_reply.ts";
 import { type DialogMessage, MessageMetadata } from "../../lib/model/dialog_message.ts";
 import { type ChatResult, emptyMetrics } from "../../lib/llm/llm_backend.ts";
 
@@ -17,12 +17,13 @@ function result(overrides: Partial<ChatResult> = {}): ChatResult {
     doneReason: "stop",
     metrics: {
       ...emptyMetrics(),
-      eval_count: 50,
-      eval_duration: 2_000_000_000,
-      prompt_eval_count: 120,
-      prompt_eval_duration: 400_000_000,
-      load_duration: 1_500_000,
-      total_duration: 2_600_000_000,
+      generatedTokens: 50,
+      generationMs: 2_000,
+      promptTokens: 120,
+      promptMs: 400,
+      loadMs: 1.5,
+      totalMs: 2_600,
+      sources: { promptTokens: "reported", generatedTokens: "reported", timings: "reported" },
     },
     timeToFirstTokenMs: 450,
     wallMs: 2_650,
@@ -30,11 +31,12 @@ function result(overrides: Partial<ChatResult> = {}): ChatResult {
   };
 }
 
-Deno.test("replyMessage() converts Ollama's nanosecond metrics into rates and milliseconds", () => {
+Deno.test("replyMessage() turns the backend's figures into rates and records where they came from", () => {
   const reply = { message: "Hello.", sentiment: "positive" as const, references: ["the lamp"] };
   const message = replyMessage(request, {
     agent: 1,
     model: "tiny",
+    backend: "ollama",
     result: result(),
     reply,
     now: 4_000,
@@ -53,14 +55,17 @@ Deno.test("replyMessage() converts Ollama's nanosecond metrics into rates and mi
   assertEquals(md.time_to_first_token_ms, 450);
   assertEquals(md.wall_time_ms, 3_000); // enqueued at 1,000, answered at 4,000
   assertEquals(md.references, ["the lamp"]);
+  assertEquals(md.backend, "ollama");
+  assertEquals(md.token_source, "reported");
+  assertEquals(md.timing_source, "reported");
   assertEquals(message.content, "Hello.");
 });
 
-Deno.test("replyMessage() records 0 tokens/s when Ollama omitted the durations", () => {
+Deno.test("replyMessage() records 0 tokens/s when the backend omitted the durations", () => {
   const message = replyMessage(request, {
     agent: 2,
     model: "tiny",
-    result: result({ metrics: { ...emptyMetrics(), eval_count: 12 } }),
+    result: result({ metrics: { ...emptyMetrics(), generatedTokens: 12 } }),
     reply: { message: "Hi.", sentiment: "neutral", references: [] },
   });
   assertEquals(message.metadata.tokens_per_second, 0);
@@ -80,4 +85,24 @@ Deno.test("parseReply() in json mode rejects a reply cut at the length limit, ev
   assertEquals(cut.ok, false);
   const whole = parseReply(result(), true);
   assert(whole.ok && whole.content.sentiment === "positive");
+});
+
+Deno.test("replyMessage() labels the token figures with the weaker of their two sources", () => {
+  const metrics = {
+    ...emptyMetrics(),
+    generatedTokens: 9,
+    promptTokens: 30,
+    sources: { promptTokens: "estimated", generatedTokens: "counted", timings: "timed" } as const,
+  };
+  const message = replyMessage(request, {
+    agent: 1,
+    model: "tiny",
+    backend: "openai",
+    result: result({ metrics }),
+    reply: { message: "Hi.", sentiment: "neutral", references: [] },
+  });
+  assertEquals(message.metadata.token_source, "estimated");
+  assertEquals(message.metadata.timing_source, "timed");
+  assertEquals(weakerSource("reported", "counted"), "counted");
+  assertEquals(weakerSource("absent", "reported"), "absent");
 });

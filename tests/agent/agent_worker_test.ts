@@ -10,7 +10,7 @@ import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { AGENT_GROUP, conversationKeys, dispatchKeys } from "../../lib/bus/keys.ts";
 import { encodeEntry } from "../../lib/bus/stream_entry.ts";
-import { ollamaBackendFor } from "../../lib/llm/ollama_backend.ts";
+import { ollamaBackendFor } from "../../lib/llm/ollama/ollama_backend.ts";
 import { runAgent } from "../../lib/agent/agent_worker.ts";
 import { transitionStatus } from "../../lib/bus/status_transition.ts";
 import { createRunning, requestFor, responseCounts } from "./pool_rig.ts";

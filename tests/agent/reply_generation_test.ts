@@ -9,7 +9,7 @@ import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { conversationKeys } from "../../lib/bus/keys.ts";
-import { OllamaBackend } from "../../lib/llm/ollama_backend.ts";
+import { OllamaBackend } from "../../lib/llm/ollama/ollama_backend.ts";
 import { Scenario } from "../../lib/model/story.ts";
 import type { DialogMessage } from "../../lib/model/dialog_message.ts";
 import { LiveEvent } from "../../lib/model/live_event.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
-import { OllamaBackend } from "../../lib/llm/ollama_backend.ts";
+import { OllamaBackend } from "../../lib/llm/ollama/ollama_backend.ts";
 import { DialogMessage } from "../../lib/model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
 import {

@@ -20,7 +20,7 @@ import { decodeEntry, encodeEntry } from "../../lib/bus/stream_entry.ts";
 import { runScript } from "../../lib/bus/scripts.ts";
 import { ConversationStore } from "../../lib/bus/conversation_store.ts";
 import { agentForTurn, type AgentId, DialogMessage } from "../../lib/model/dialog_message.ts";
-import type { LlmBackend } from "../../lib/llm/llm_backend.ts";
+import { emptyMetrics, type LlmBackend } from "../../lib/llm/llm_backend.ts";
 import { DialogueError } from "../../lib/base/dialogue_error.ts";
 import { readScenarioFile } from "../../lib/manager/scenario_writer.ts";
 import { detectLoop } from "../../lib/analysis/loop_detector.ts";
@@ -38,7 +38,10 @@ const MODEL = "tiny";
 
 /** Scenarios come from the fixture: the pool never needs a model. */
 const NO_LLM: LlmBackend = {
+  kind: "ollama",
   description: "none",
+  embed: () => Promise.reject(new Error("no LLM in this test")),
+  close: () => Promise.resolve(),
   chat: () => Promise.reject(new Error("no LLM in this test")),
   ensureModel: () => Promise.resolve(),
 };
@@ -537,6 +540,7 @@ Deno.test("scenarios are written for many conversations at once, at most four at
   let most = 0;
   const waiting: (() => void)[] = [];
   const backend: LlmBackend = {
+    ...NO_LLM,
     description: "scenario double",
     async chat() {
       inFlight++;
@@ -546,19 +550,11 @@ Deno.test("scenarios are written for many conversations at once, at most four at
       return {
         content: JSON.stringify(SCENARIO),
         doneReason: "stop",
-        metrics: {
-          eval_count: 1,
-          eval_duration: 0,
-          prompt_eval_count: 0,
-          prompt_eval_duration: 0,
-          load_duration: 0,
-          total_duration: 0,
-        },
+        metrics: emptyMetrics(),
         timeToFirstTokenMs: 0,
         wallMs: 0,
       };
     },
-    ensureModel: () => Promise.resolve(),
   };
   await withPool(
     { conversation: { max_turns: 2 }, backend },

@@ -5,7 +5,7 @@ import {
   writeScenario,
 } from "../../lib/manager/scenario_writer.ts";
 import { type Fault, OllamaDouble } from "../../lib/testing/ollama_double.ts";
-import { OllamaBackend } from "../../lib/llm/ollama_backend.ts";
+import { OllamaBackend } from "../../lib/llm/ollama/ollama_backend.ts";
 import { DialogueError, ErrorCode } from "../../lib/base/dialogue_error.ts";
 import type { Scenario } from "../../lib/model/story.ts";
 

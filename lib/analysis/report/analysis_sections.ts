@@ -44,7 +44,19 @@ const METRICS: [string, _Cell][] = [
   ["truncated", (s) => `${formatInt(s.truncated_replies)} (${formatPercent(s.truncated_share)})`],
   ["errors", (s) => formatInt(s.errors)],
   ["retries (turns)", (s) => `${formatInt(s.retries)} (${formatInt(s.retried_turns)})`],
+  ["token counts", (s) => _tokenSources(s)],
 ];
+
+/**
+ * Where the token counts came from, e.g. `reported` or `counted 9,
+ * estimated 1`: a reader must know when a figure is not the server's own.
+ */
+function _tokenSources(s: AgentStats): string {
+  const parts = Object.entries(s.token_sources).filter(([, n]) => n > 0);
+  if (parts.length === 0) return DASH;
+  if (parts.length === 1) return parts[0]![0];
+  return parts.map(([source, n]) => `${source} ${formatInt(n)}`).join(", ");
+}
 
 /** Status, turns against the limit, duration against the limit, models, personas, error. */
 export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
@@ -77,6 +89,12 @@ export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
   return rows;
 }
 
+const BACKEND_LABELS: Record<string, string> = {
+  ollama: "Ollama",
+  openai: "OpenAI-compatible",
+  embedded: "embedded llama.cpp",
+};
+
 /** The generation settings from the run's stored config; `–` where the record lacks one. */
 export function settingsRows(a: RunAnalysis, esc: _Esc): string[][] {
   const s = a.settings;
@@ -85,12 +103,12 @@ export function settingsRows(a: RunAnalysis, esc: _Esc): string[][] {
   const temperature = t1 === s.temperature && t2 === s.temperature
     ? or(s.temperature)
     : `${or(s.temperature)} (agent 1 ${or(t1)}, agent 2 ${or(t2)})`;
-  const hosts = [...new Set([s.manager.host, s.agents["1"].host, s.agents["2"].host])];
-  const backend = hosts.length === 1
-    ? `Ollama ${esc(or(hosts[0] ?? null))}`
-    : `Ollama: manager ${esc(or(s.manager.host))} · agent 1 ${
-      esc(or(s.agents["1"].host))
-    } · agent 2 ${esc(or(s.agents["2"].host))}`;
+  const label = (r: { backend: string; host: string | null }) =>
+    `${BACKEND_LABELS[r.backend] ?? r.backend} ${esc(or(r.host))}`;
+  const roles = [s.manager, s.agents["1"], s.agents["2"]].map(label);
+  const backend = new Set(roles).size === 1
+    ? roles[0]!
+    : `manager ${roles[0]} · agent 1 ${roles[1]} · agent 2 ${roles[2]}`;
   const v = s.versions;
   return [
     [

@@ -1,8 +1,8 @@
 /** OllamaBackend against the real HTTP double: what a reply may cost in memory. */
-import { assert, assertEquals } from "../helpers/assert.ts";
-import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
-import { CONTENT_MARGIN_CHARS, OllamaBackend } from "../../lib/llm/ollama_backend.ts";
-import { MAX_CONTENT_CHARS } from "../../lib/model/dialog_message.ts";
+import { assert, assertEquals } from "../../helpers/assert.ts";
+import { OllamaDouble } from "../../../lib/testing/ollama_double.ts";
+import { CONTENT_MARGIN_CHARS, OllamaBackend } from "../../../lib/llm/ollama/ollama_backend.ts";
+import { MAX_CONTENT_CHARS } from "../../../lib/model/dialog_message.ts";
 
 Deno.test("OllamaBackend.chat() stops reading a runaway reply past MAX_CONTENT_CHARS plus a margin and returns it cut at the length limit", async () => {
   const double = await OllamaDouble.start({ splitUtf8: false });

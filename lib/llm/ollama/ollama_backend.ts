@@ -4,18 +4,20 @@
  * @module
  */
 import { Ollama } from "ollama";
-import { redactUrl } from "../config/redaction.ts";
-import { MAX_CONTENT_CHARS } from "../model/dialog_message.ts";
-import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
+import { redactUrl } from "../../config/redaction.ts";
+import { MAX_CONTENT_CHARS } from "../../model/dialog_message.ts";
+import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
 import {
   type ChatOptions,
   type ChatRequest,
   type ChatResult,
+  type EmbedOptions,
   emptyMetrics,
   type EnsureModelOptions,
+  estimateTokens,
   type GenerationMetrics,
   type LlmBackend,
-} from "./llm_backend.ts";
+} from "../llm_backend.ts";
 
 /** Options of an {@linkcode OllamaBackend}. */
 export interface OllamaBackendOptions {
@@ -32,27 +34,22 @@ export interface OllamaBackendOptions {
    * @default MAX_CONTENT_CHARS + 8192 (room for the JSON around a structured message)
    */
   maxContentChars?: number;
+  /** How long Ollama keeps the model loaded after a request. @default "5m" */
+  keepAlive?: string;
 }
 
 /** Characters a reply may have beyond {@linkcode MAX_CONTENT_CHARS} before it is cut. */
 export const CONTENT_MARGIN_CHARS = 8192;
 
-const METRIC_KEYS: (keyof GenerationMetrics)[] = [
-  "eval_count",
-  "eval_duration",
-  "prompt_eval_count",
-  "prompt_eval_duration",
-  "load_duration",
-  "total_duration",
-];
-
 /** Chat with models served by Ollama. */
 export class OllamaBackend implements LlmBackend {
+  readonly kind = "ollama" as const;
   readonly description: string;
   readonly #host: string;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string> | undefined;
   readonly #maxChars: number;
+  readonly #keepAlive: string;
 
   constructor(options: OllamaBackendOptions) {
     this.#host = options.host;
@@ -60,6 +57,7 @@ export class OllamaBackend implements LlmBackend {
     this.#timeoutMs = options.requestTimeoutMs ?? 300_000;
     this.#headers = options.headers;
     this.#maxChars = options.maxContentChars ?? MAX_CONTENT_CHARS + CONTENT_MARGIN_CHARS;
+    this.#keepAlive = options.keepAlive ?? "5m";
   }
 
   async chat(
@@ -76,8 +74,8 @@ export class OllamaBackend implements LlmBackend {
         model: request.model,
         messages: request.messages.map((m) => ({ ...m })),
         stream: true,
-        ...(request.format ? { format: request.format } : {}),
-        ...(request.keepAlive ? { keep_alive: request.keepAlive } : {}),
+        ...(request.schema ? { format: request.schema } : {}),
+        keep_alive: this.#keepAlive,
         options: _options(request),
       });
       for await (const chunk of stream) {
@@ -95,7 +93,7 @@ export class OllamaBackend implements LlmBackend {
             return {
               content,
               doneReason: "length",
-              metrics: emptyMetrics(),
+              metrics: _estimated(request, content),
               timeToFirstTokenMs: firstTokenAt - started,
               wallMs: performance.now() - started,
             };
@@ -107,7 +105,7 @@ export class OllamaBackend implements LlmBackend {
           return {
             content,
             doneReason: chunk.done_reason ?? "stop",
-            metrics: _metrics(chunk as unknown as Record<string, unknown>),
+            metrics: _metrics(chunk as unknown as Record<string, unknown>, request, content),
             timeToFirstTokenMs: firstTokenAt ? firstTokenAt - started : 0,
             wallMs: performance.now() - started,
           };
@@ -138,6 +136,45 @@ export class OllamaBackend implements LlmBackend {
       );
     }
     await this.#pull(model, options);
+  }
+
+  async embed(
+    model: string,
+    texts: readonly string[],
+    options: EmbedOptions = {},
+  ): Promise<number[][]> {
+    const signal = _withTimeout(options.signal, this.#timeoutMs);
+    try {
+      const reply = await this.#client(signal).embed({ model, input: [...texts] });
+      const vectors = reply.embeddings;
+      if (
+        !Array.isArray(vectors) || vectors.length !== texts.length ||
+        !vectors.every((v) => Array.isArray(v) && v.length > 0 && v.every(Number.isFinite))
+      ) {
+        throw new DialogueError(
+          ErrorCode.InvalidOutput,
+          `${this.description} answered an embedding request with ${
+            Array.isArray(vectors) ? vectors.length : "no"
+          } valid vectors for ${texts.length} texts: check that '${model}' is an embedding model (e.g. nomic-embed-text)`,
+        );
+      }
+      return vectors;
+    } catch (error) {
+      const translated = this.#translate(error, model, signal, options.signal);
+      if (translated.code === ErrorCode.ModelNotFound) {
+        throw new DialogueError(
+          ErrorCode.ModelNotFound,
+          `Embedding model '${model}' is not installed on ${this.description}: run 'ollama pull ${model}' (e.g. nomic-embed-text) or drop --embed-model`,
+          { cause: error },
+        );
+      }
+      throw translated;
+    }
+  }
+
+  /** Nothing to release: every request opens and ends its own fetch. */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   async #pull(model: string, options: EnsureModelOptions): Promise<void> {
@@ -224,19 +261,46 @@ export class OllamaBackend implements LlmBackend {
 function _options(request: ChatRequest): Record<string, number> {
   const out: Record<string, number> = {};
   if (request.temperature !== undefined) out.temperature = request.temperature;
-  if (request.numCtx !== undefined) out.num_ctx = request.numCtx;
-  if (request.numPredict !== undefined) out.num_predict = request.numPredict;
+  if (request.contextTokens !== undefined) out.num_ctx = request.contextTokens;
+  if (request.maxTokens !== undefined) out.num_predict = request.maxTokens;
   if (request.seed !== undefined) out.seed = request.seed;
   return out;
 }
 
-/** Ollama omits zero metrics; every missing or malformed one counts as 0. */
-function _metrics(chunk: Record<string, unknown>): GenerationMetrics {
-  const out = emptyMetrics();
-  for (const key of METRIC_KEYS) {
+/**
+ * Ollama's final chunk, in neutral figures. Ollama omits zero metrics, so a
+ * missing count is not a reported 0: it is estimated from the text and
+ * labelled so; a missing duration stays 0 (unknown).
+ */
+function _metrics(
+  chunk: Record<string, unknown>,
+  request: ChatRequest,
+  content: string,
+): GenerationMetrics {
+  const positive = (key: string) => {
     const value = Number(chunk[key] ?? 0);
-    out[key] = Number.isFinite(value) && value > 0 ? value : 0;
-  }
+    return Number.isFinite(value) && value > 0 ? value : 0;
+  };
+  const out = _estimated(request, content);
+  const generated = positive("eval_count");
+  const prompt = positive("prompt_eval_count");
+  if (generated) [out.generatedTokens, out.sources.generatedTokens] = [generated, "reported"];
+  if (prompt) [out.promptTokens, out.sources.promptTokens] = [prompt, "reported"];
+  out.generationMs = positive("eval_duration") / 1e6;
+  out.promptMs = positive("prompt_eval_duration") / 1e6;
+  out.loadMs = positive("load_duration") / 1e6;
+  out.totalMs = positive("total_duration") / 1e6;
+  out.sources.timings = out.totalMs || out.generationMs ? "reported" : "absent";
+  return out;
+}
+
+/** Token figures estimated from the text, for a reply Ollama never finished reporting. */
+function _estimated(request: ChatRequest, content: string): GenerationMetrics {
+  const out = emptyMetrics();
+  out.generatedTokens = estimateTokens(content);
+  out.promptTokens = estimateTokens(request.messages.map((m) => m.content).join("\n"));
+  out.sources.generatedTokens = out.generatedTokens ? "estimated" : "absent";
+  out.sources.promptTokens = out.promptTokens ? "estimated" : "absent";
   return out;
 }
 
@@ -259,12 +323,17 @@ function _isConnectionRefused(err: Error & { cause?: unknown }): boolean {
 
 /** The backend for an Ollama host, with the configured timeout and headers. */
 export function ollamaBackendFor(
-  ollama: { request_timeout_ms: number; headers?: Record<string, string> | undefined },
+  ollama: {
+    request_timeout_ms: number;
+    keep_alive?: string;
+    headers?: Record<string, string> | undefined;
+  },
   host: string,
 ): OllamaBackend {
   return new OllamaBackend({
     host,
     requestTimeoutMs: ollama.request_timeout_ms,
+    ...(ollama.keep_alive ? { keepAlive: ollama.keep_alive } : {}),
     ...(ollama.headers ? { headers: ollama.headers } : {}),
   });
 }
