@@ -12,13 +12,20 @@ import { setupLogging } from "./lib/base/logger.ts";
 import { runAgentPoolProcess, runAgentProcess } from "./lib/agent/agent_process.ts";
 
 /**
- * The configuration flags an agent takes: where Redis and Ollama are, and
- * how it generates. Models and limits come with each conversation.
+ * The configuration flags an agent takes: where Redis and its backends are,
+ * and how it generates. Models, limits and each slot's backend come with each
+ * conversation; the backend flags serve runs recorded without one and
+ * `--id` mode.
  */
 const AGENT_CONFIG_FLAGS: readonly ConfigFlagName[] = [
   "config",
   "redis-url",
   "ollama-host",
+  "backend",
+  "agent1-backend",
+  "agent2-backend",
+  "openai-base-url",
+  "model-file",
   "output",
   "temperature",
   "num-ctx",

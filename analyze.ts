@@ -121,8 +121,15 @@ with the turn they start from.`,
     conversationIds: true,
   },
   flags: FLAGS,
-  // Reads Redis; --ollama-host and --num-ctx serve --embed-model and --judge-model.
-  configFlags: [...CONNECTION_FLAGS, "ollama-host", "num-ctx"],
+  // Reads Redis; the backend flags and --num-ctx serve --embed-model and --judge-model.
+  configFlags: [
+    ...CONNECTION_FLAGS,
+    "ollama-host",
+    "backend",
+    "openai-base-url",
+    "model-file",
+    "num-ctx",
+  ],
   async run({ values, positionals, signal, loadConfig }) {
     const options = _options(values, positionals);
     const config = await loadConfig();
