@@ -7,6 +7,7 @@ import { Ollama } from "ollama";
 import { redactUrl } from "../../config/redaction.ts";
 import { MAX_CONTENT_CHARS } from "../../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
+import { translateOllamaError } from "./ollama_errors.ts";
 import {
   type ChatOptions,
   type ChatRequest,
@@ -113,7 +114,13 @@ export class OllamaBackend implements LlmBackend {
       }
       throw new Error("Did not receive done or success response in stream.");
     } catch (error) {
-      throw this.#translate(error, request.model, signal, options.signal);
+      throw translateOllamaError(error, {
+        where: this.description,
+        model: request.model,
+        timeoutMs: this.#timeoutMs,
+        signal,
+        callerSignal: options.signal,
+      });
     }
   }
 
@@ -126,7 +133,7 @@ export class OllamaBackend implements LlmBackend {
     try {
       names = (await client.list()).models.map((m) => m.name);
     } catch (error) {
-      throw this.#translate(error, model);
+      throw translateOllamaError(error, { where: this.description, model, timeoutMs: 15_000 });
     }
     if (names.some((n) => n === model || n === `${model}:latest`)) return;
     if (!options.pull) {
@@ -160,7 +167,13 @@ export class OllamaBackend implements LlmBackend {
       }
       return vectors;
     } catch (error) {
-      const translated = this.#translate(error, model, signal, options.signal);
+      const translated = translateOllamaError(error, {
+        where: this.description,
+        model,
+        timeoutMs: this.#timeoutMs,
+        signal,
+        callerSignal: options.signal,
+      });
       if (translated.code === ErrorCode.ModelNotFound) {
         throw new DialogueError(
           ErrorCode.ModelNotFound,
@@ -205,56 +218,6 @@ export class OllamaBackend implements LlmBackend {
           signal: init?.signal ? AbortSignal.any([init.signal, signal]) : signal,
         }),
     });
-  }
-
-  #translate(
-    error: unknown,
-    model: string,
-    signal?: AbortSignal,
-    callerSignal?: AbortSignal,
-  ): DialogueError {
-    if (error instanceof DialogueError) return error;
-    const err = error as Error & { status_code?: number; cause?: unknown };
-    const where = this.description;
-    if (callerSignal?.aborted) {
-      return new DialogueError(ErrorCode.Aborted, "Generation cancelled", {
-        cause: error,
-      });
-    }
-    if (signal?.aborted || err.name === "TimeoutError") {
-      return new DialogueError(
-        ErrorCode.LlmTransient,
-        `${where} did not finish within ${this.#timeoutMs} ms: raise ollama.request_timeout_ms or use a smaller model`,
-        { cause: error },
-      );
-    }
-    if (err.name === "ResponseError") {
-      if (err.status_code === 404) {
-        return new DialogueError(
-          ErrorCode.ModelNotFound,
-          `Model '${model}' is not installed on ${where}: run 'ollama pull ${model}' or pass --pull`,
-          { cause: error },
-        );
-      }
-      const code = err.status_code === 400 ? ErrorCode.InvalidOutput : ErrorCode.LlmTransient;
-      return new DialogueError(
-        code,
-        `${where} answered ${err.status_code}: ${err.message}`,
-        { cause: error },
-      );
-    }
-    if (_isConnectionRefused(err)) {
-      return new DialogueError(
-        ErrorCode.LlmUnavailable,
-        `Cannot reach ${where} as the connection was refused: start Ollama ('ollama serve') or set OLLAMA_HOST / --ollama-host`,
-        { cause: error },
-      );
-    }
-    return new DialogueError(
-      ErrorCode.LlmTransient,
-      `${where} failed mid-reply: ${err.message}`,
-      { cause: error },
-    );
   }
 }
 
@@ -310,15 +273,6 @@ function _withTimeout(
 ): AbortSignal {
   const timeout = AbortSignal.timeout(ms);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
-}
-
-function _isConnectionRefused(err: Error & { cause?: unknown }): boolean {
-  const text = `${err.message} ${String((err.cause as Error)?.message ?? "")} ${
-    String((err.cause as { code?: string })?.code ?? "")
-  }`;
-  return /refused|ECONNREFUSED|fetch failed|dns error|failed to lookup/i.test(
-    text,
-  );
 }
 
 /** The backend for an Ollama host, with the configured timeout and headers. */

@@ -28,3 +28,55 @@ Deno.test("OllamaBackend.chat() stops reading a runaway reply past MAX_CONTENT_C
     await double.close();
   }
 });
+
+Deno.test("OllamaBackend.chat() reports Ollama's counts as `reported` and its nanoseconds as milliseconds", async () => {
+  const double = await OllamaDouble.start({ splitUtf8: false });
+  try {
+    const backend = new OllamaBackend({ host: double.url });
+    const result = await backend.chat({
+      model: "tiny",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    const m = result.metrics;
+    assert(m.generatedTokens > 0 && m.promptTokens > 0, JSON.stringify(m));
+    assertEquals(m.sources, {
+      promptTokens: "reported",
+      generatedTokens: "reported",
+      timings: "reported",
+    });
+    // The double's durations are the real time it took: far below the wall time in ms, never ns.
+    assert(m.totalMs > 0 && m.totalMs <= result.wallMs + 1, `${m.totalMs} ms of ${result.wallMs}`);
+    assertEquals(backend.kind, "ollama");
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("OllamaBackend.chat() estimates, and labels so, the counts of a reply it cut (Ollama never reported them)", async () => {
+  const double = await OllamaDouble.start({ splitUtf8: false });
+  try {
+    double.enqueueFault({ kind: "text", content: "word ".repeat(20_000) });
+    const backend = new OllamaBackend({ host: double.url, maxContentChars: 400 });
+    const result = await backend.chat({
+      model: "tiny",
+      messages: [{ role: "user", content: "talk" }],
+    });
+    assertEquals(result.doneReason, "length");
+    assertEquals(result.metrics.sources.generatedTokens, "estimated");
+    assertEquals(result.metrics.generatedTokens, 100, "400 characters, ~4 a token");
+  } finally {
+    await double.close();
+  }
+});
+
+Deno.test("OllamaBackend.embed() returns one vector per text through /api/embed", async () => {
+  const double = await OllamaDouble.start();
+  try {
+    const backend = new OllamaBackend({ host: double.url });
+    const vectors = await backend.embed("tiny", ["a storm", "a lamp", "a ship"]);
+    assertEquals(vectors.length, 3);
+    assert(vectors.every((v) => v.length > 0 && v.every(Number.isFinite)));
+  } finally {
+    await double.close();
+  }
+});
