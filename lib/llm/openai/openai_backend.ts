@@ -69,13 +69,14 @@ const _LISTED_IDS = 5;
  *
  * @example Against the test double
  * ```ts
+ * import { strictEqual } from "node:assert/strict";
  * import { OpenAiDouble } from "../../testing/openai/openai_double.ts";
  * import { OpenAiBackend } from "./openai_backend.ts";
  *
  * const double = await OpenAiDouble.start();
  * const backend = new OpenAiBackend({ baseUrl: `${double.url}/v1` });
  * const reply = await backend.chat({ model: "tiny", messages: [{ role: "user", content: "hi" }] });
- * console.log(reply.content, reply.metrics.sources.generatedTokens); // … "reported"
+ * strictEqual(reply.metrics.sources.generatedTokens, "reported"); // from the usage chunk
  * await double.close();
  * ```
  */

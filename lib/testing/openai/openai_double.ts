@@ -150,7 +150,7 @@ export class OpenAiDouble {
     const fields = body as Record<string, unknown>;
     if (path === "/tokenize") return this.#tokenize(fields);
     if (path === "/v1/embeddings") return await this.#embed(fields);
-    return await this.#chat(fields, request, started);
+    return await this.#chat(fields, started);
   }
 
   #authorize(header: string | null): Response | undefined {
@@ -184,11 +184,7 @@ export class OpenAiDouble {
     );
   }
 
-  async #chat(
-    body: Record<string, unknown>,
-    request: Request,
-    started: number,
-  ): Promise<Response> {
+  async #chat(body: Record<string, unknown>, started: number): Promise<Response> {
     const fault = this.#faults.shift();
     if (fault?.kind === "status") return statusFaultResponse(fault, body.model);
     const model = this.#model(body.model);
@@ -200,8 +196,10 @@ export class OpenAiDouble {
     }
     const signal = this.#closing.signal;
     if (fault?.kind === "hang") {
-      // Only a hang watches the request's signal: the client gives up, or the double closes.
-      await untilAborted(AbortSignal.any([signal, request.signal]));
+      // Until the double closes, not until the client leaves: merely reading
+      // `request.signal` makes Deno (legacy abort mode) print a warning, and
+      // a client that gave up needs no answer.
+      await untilAborted(signal);
       return apiErrorResponse(500, "OpenAiDouble closed while this request hung");
     }
     const plan = planCompletion(body, {
