@@ -12,6 +12,14 @@ export const BACKEND_KINDS = ["ollama", "openai", "embedded"] as const;
 /** One of {@linkcode BACKEND_KINDS}. */
 export type BackendKind = typeof BACKEND_KINDS[number];
 
+/**
+ * Characters a reply may have beyond `MAX_CONTENT_CHARS` (the longest
+ * message body) before a backend stops reading it: room for the JSON around
+ * a structured message. Past it the reply is returned cut, `doneReason`
+ * "length", so a runaway model cannot fill the heap.
+ */
+export const CONTENT_MARGIN_CHARS = 8192;
+
 /** One chat message sent to a model. */
 export interface ChatMessage {
   role: "system" | "user" | "assistant";

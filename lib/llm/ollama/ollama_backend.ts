@@ -9,6 +9,7 @@ import { MAX_CONTENT_CHARS } from "../../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
 import { translateOllamaError } from "./ollama_errors.ts";
 import {
+  CONTENT_MARGIN_CHARS,
   type ChatOptions,
   type ChatRequest,
   type ChatResult,
@@ -39,8 +40,8 @@ export interface OllamaBackendOptions {
   keepAlive?: string;
 }
 
-/** Characters a reply may have beyond {@linkcode MAX_CONTENT_CHARS} before it is cut. */
-export const CONTENT_MARGIN_CHARS = 8192;
+/** Re-exported: the seam defines it for every backend. */
+export { CONTENT_MARGIN_CHARS };
 
 /** Chat with models served by Ollama. */
 export class OllamaBackend implements LlmBackend {

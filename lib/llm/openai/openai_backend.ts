@@ -19,6 +19,7 @@ import type {
   EnsureModelOptions,
   LlmBackend,
 } from "../llm_backend.ts";
+import { CONTENT_MARGIN_CHARS } from "../llm_backend.ts";
 import { chatBody } from "./chat_body.ts";
 import { completionMetrics, reportedTokens } from "./completion_metrics.ts";
 import { CompletionReader } from "./completion_reader.ts";
@@ -52,12 +53,8 @@ export interface OpenAiBackendOptions {
   maxContentChars?: number;
 }
 
-/**
- * Characters a reply may have beyond {@linkcode MAX_CONTENT_CHARS} before it
- * is cut: room for the JSON around a structured message. The same margin as
- * the Ollama backend's, defined here so one backend does not import another.
- */
-export const CONTENT_MARGIN_CHARS = 8192;
+/** Re-exported: the seam defines it for every backend. */
+export { CONTENT_MARGIN_CHARS };
 
 const _CHAT = "/v1/chat/completions";
 const _LIST_TIMEOUT_MS = 15_000;
