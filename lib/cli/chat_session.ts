@@ -73,6 +73,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     roles: options.storyFile || options.resume
       ? ["agent1", "agent2"]
       : ["manager", "agent1", "agent2"],
+    pull: options.pull ?? false,
     signal: options.signal,
   });
   let redis: Redis | undefined;

@@ -84,6 +84,6 @@ export function chooseBackend(found: BackendFindings): BackendDecision {
     ok: false,
     problem: `Cannot choose a backend as ${absent} and no embedded model is configured: ` +
       `start Ollama ('ollama serve'), or pass --model-file PATH (a GGUF file), ` +
-      `or --openai-base-url URL, or --backend embedded to download ${found.defaultModelRef}`,
+      `or --openai-base-url URL, or --backend embedded --pull to download ${found.defaultModelRef}`,
   };
 }

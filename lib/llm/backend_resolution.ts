@@ -16,7 +16,8 @@ import type { BackendKind } from "./llm_backend.ts";
 import {
   cachedModelPath,
   DEFAULT_EMBEDDED_MODEL,
-  resolveModelFile,
+  isModelCached,
+  resolveModelSource,
 } from "./embedded/model_source.ts";
 
 /** Options of {@linkcode resolveBackends}. */
@@ -27,6 +28,8 @@ export interface ResolveBackendsOptions {
   probeOllama?: (host: string) => Promise<string | undefined>;
   /** Environment lookup (data folder). @default Deno.env.get */
   env?: (name: string) => string | undefined;
+  /** Download an `hf:` embedded model that is not cached (`--pull`). @default false */
+  pull?: boolean;
   /** Download progress of an `hf:` model. @default a bar on stderr */
   onProgress?: (received: number, total: number | undefined) => void;
   signal?: AbortSignal;
@@ -68,7 +71,9 @@ export async function resolveBackends(
       ollamaHost: redactUrl(host),
       ollamaProblem: problem,
       embeddedModel: config.embedded.model,
-      cachedDefaultModel: await cachedModelPath(DEFAULT_EMBEDDED_MODEL, env),
+      cachedDefaultModel: isModelCached(DEFAULT_EMBEDDED_MODEL, env)
+        ? cachedModelPath(DEFAULT_EMBEDDED_MODEL, env)
+        : undefined,
       defaultModelRef: DEFAULT_EMBEDDED_MODEL,
     });
     const generates = (options.roles ?? ROLES).includes(role);
@@ -88,8 +93,9 @@ export async function resolveBackends(
   const embedded = ROLES.some((r) => choices[r].kind === "embedded");
   if (embedded) {
     const ref = config.embedded.model ?? DEFAULT_EMBEDDED_MODEL;
-    config.embedded.model = await resolveModelFile(ref, {
+    config.embedded.model = await resolveModelSource(ref, {
       env,
+      pull: options.pull ?? false,
       onProgress: options.onProgress ?? _progressBar(ref),
       ...(options.signal ? { signal: options.signal } : {}),
     });

@@ -77,7 +77,8 @@ async function rig(ollamaHost = `http://127.0.0.1:${closedPort()}`): Promise<Rig
 const STORY = ["--story", "tests/fixtures/story.json"];
 
 Deno.test({
-  name: "chat --backend embedded --model-file runs end to end with no Ollama: real text, counted tokens",
+  name:
+    "chat --backend embedded --model-file runs end to end with no Ollama: real text, counted tokens",
   ignore: !HAVE_TINY,
   async fn() {
     const r = await rig();
@@ -92,7 +93,11 @@ Deno.test({
         ...STORY,
       ]);
       assertEquals(t.meta.status, "completed");
-      assertEquals(t.meta.backends, { manager: "embedded", agent1: "embedded", agent2: "embedded" });
+      assertEquals(t.meta.backends, {
+        manager: "embedded",
+        agent1: "embedded",
+        agent2: "embedded",
+      });
       assertEquals(t.meta.models.agent1, "stories260K");
       assertEquals(t.responses.length, 4);
       for (const response of t.responses) {
