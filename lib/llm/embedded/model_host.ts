@@ -1,0 +1,479 @@
+/**
+ * The embedded model's host process: loads one GGUF model with llama.cpp
+ * (node-llama-cpp), one context of K parallel sequences, and serves the
+ * requests of {@linkcode ./host_protocol.ts} from stdin to stdout. Run by
+ * {@linkcode ./embedded_backend.ts}, never imported: a native addon is kept
+ * out of the agent's own process, whose exit it could crash (Deno #29911),
+ * and a crash here costs the in-flight generations, not the run.
+ *
+ * Usage: `deno run <flags> model_host.ts '<HostConfig JSON>'`.
+ *
+ * @module
+ */
+import {
+  type ChatHistoryItem,
+  type ChatWrapper,
+  getLlama,
+  InsufficientMemoryError,
+  type Llama,
+  LlamaChat,
+  type LlamaContext,
+  type LlamaEmbeddingContext,
+  type LlamaGrammar,
+  LlamaLogLevel,
+  type LlamaModel,
+  resolveChatWrapper,
+} from "node-llama-cpp";
+import { ErrorCode } from "../../base/dialogue_error.ts";
+import { fitHistory } from "./history_fit.ts";
+import {
+  type ChatCall,
+  encodeLine,
+  HostConfig,
+  type HostEvent,
+  HostRequest,
+  MAX_REPLY_CHARS,
+  MAX_REQUEST_LINE_CHARS,
+  parseLine,
+  readLines,
+} from "./host_protocol.ts";
+
+type Message = ChatCall["messages"][number];
+
+/** Grammars kept compiled, by schema JSON (a run sends two or three schemas). */
+const GRAMMAR_CACHE_SIZE = 16;
+
+class _Failure extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+/** Serializes writes to stdout, so concurrent generations never interleave a line. */
+const _out = Deno.stdout.writable.getWriter();
+const _encoder = new TextEncoder();
+function _send(event: HostEvent): Promise<void> {
+  return _out.write(_encoder.encode(encodeLine(event))).catch(() => {});
+}
+
+class _Host {
+  readonly #config: HostConfig;
+  readonly #llama: Llama;
+  readonly #model: LlamaModel;
+  readonly #context: LlamaContext;
+  /** One chat template for counting and generating, so the counts are what is evaluated. */
+  readonly #wrapper: ChatWrapper;
+  readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
+  readonly #running = new Map<number, { abort: AbortController; done: Promise<void> }>();
+  /** Sequences free now; a generation beyond them waits (the backend sends at most K). */
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  #embedding: Promise<LlamaEmbeddingContext> | undefined;
+
+  constructor(config: HostConfig, llama: Llama, model: LlamaModel, context: LlamaContext) {
+    this.#config = config;
+    this.#llama = llama;
+    this.#model = model;
+    this.#context = context;
+    this.#wrapper = resolveChatWrapper(model);
+    this.#free = config.sequences;
+  }
+
+  /** The chat template's name (`Llama2Chat`, `ChatML`, …). */
+  get chatWrapper(): string {
+    return this.#wrapper.wrapperName;
+  }
+
+  handle(request: HostRequest): void {
+    switch (request.type) {
+      case "chat": {
+        const abort = new AbortController();
+        const done = this.#chat(request, abort.signal).catch((error) =>
+          this.#fail(request.id, error)
+        )
+          .finally(() => this.#running.delete(request.id));
+        this.#running.set(request.id, { abort, done });
+        return;
+      }
+      case "cancel":
+        this.#running.get(request.id)?.abort.abort(new _Failure(ErrorCode.Aborted, "cancelled"));
+        return;
+      case "embed":
+        this.#embed(request.id, request.texts).catch((error) => this.#fail(request.id, error));
+        return;
+      case "count":
+        _send({ type: "count", id: request.id, tokens: this.#promptTokens(request.messages) });
+        return;
+      case "close":
+        return;
+    }
+  }
+
+  async #chat(call: ChatCall, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const grammar = call.schema ? await this.#grammar(call.schema) : undefined;
+    await this.#acquire(signal);
+    const sequence = this.#context.getSequence();
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#wrapper });
+    try {
+      const budget = Math.min(this.#context.contextSize, call.contextTokens ?? Infinity);
+      const prepared = this.#prepare(call.messages, budget, call.maxTokens);
+      const cap = new AbortController();
+      let content = "";
+      let firstAt = 0;
+      let lastAt = 0;
+      const generating = performance.now();
+      const response = await chat.generateResponse(prepared.history, {
+        maxTokens: prepared.maxTokens,
+        ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
+        ...(call.seed !== undefined ? { seed: call.seed } : {}),
+        ...(grammar ? { grammar } : {}),
+        signal: AbortSignal.any([signal, cap.signal]),
+        // Cancelled or capped mid-reply: keep what was generated.
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => {
+          if (!text || cap.signal.aborted) return;
+          lastAt = performance.now();
+          if (!firstAt) firstAt = lastAt;
+          const room = MAX_REPLY_CHARS - content.length;
+          // A runaway reply stops at the cap and is handed back as cut at
+          // the length limit, never buffered whole.
+          const piece = text.length >= room ? text.slice(0, room) : text;
+          content += piece;
+          if (piece) _send({ type: "token", id: call.id, text: piece });
+          if (text.length >= room) cap.abort();
+        },
+      });
+      const ended = performance.now();
+      const meter = sequence.tokenMeter;
+      const reason = cap.signal.aborted
+        ? "length"
+        : signal.aborted
+        ? "cancelled"
+        : response.metadata.stopReason === "maxTokens"
+        ? "length"
+        : "stop";
+      await _send({
+        type: "done",
+        id: call.id,
+        content: cap.signal.aborted ? content : response.response.slice(0, MAX_REPLY_CHARS),
+        doneReason: reason,
+        droppedTurns: prepared.droppedTurns,
+        cut: prepared.cut,
+        figures: {
+          // The meter counts the last prompt token as an output: it is the
+          // evaluation that yields the first sampled token.
+          promptTokens: meter.usedInputTokens + (meter.usedOutputTokens > 0 ? 1 : 0),
+          generatedTokens: meter.usedOutputTokens,
+          promptMs: (firstAt || ended) - generating,
+          generationMs: firstAt ? lastAt - firstAt : 0,
+          totalMs: ended - started,
+        },
+      });
+    } finally {
+      chat.dispose();
+      // A sequence per generation, disposed after it: its KV cells are freed,
+      // so a slot never carries one conversation's state into another's turn
+      // and each meter starts at zero; re-evaluating the prompt is cheap next
+      // to generating.
+      sequence.dispose();
+      this.#release();
+    }
+  }
+
+  /** The history as LlamaChat takes it, trimmed to fit `budget` with the reply. */
+  #prepare(
+    messages: readonly Message[],
+    budget: number,
+    maxTokens: number | undefined,
+  ): { history: ChatHistoryItem[]; maxTokens: number; droppedTurns: number; cut: boolean } {
+    const hasSystem = messages[0]?.role === "system";
+    const system = hasSystem ? messages[0]!.content : undefined;
+    const turns = hasSystem ? messages.slice(1) : [...messages];
+    const whole = this.#promptTokens(messages);
+    const reply = maxTokens ?? Math.max(1, Math.floor(budget / 4));
+    if (whole + reply <= budget) {
+      return {
+        history: _history(messages),
+        maxTokens: maxTokens ?? budget - whole,
+        droppedTurns: 0,
+        cut: false,
+      };
+    }
+    const tokens = (text: string) => this.#model.tokenize(text);
+    const systemTokens = system === undefined ? [] : tokens(system);
+    const turnTokens = turns.map((m) => tokens(m.content));
+    const textTokens = systemTokens.length + turnTokens.reduce((sum, t) => sum + t.length, 0);
+    let slack = Math.max(0, whole - textTokens);
+    let best = { history: _history(messages), maxTokens: reply, droppedTurns: 0, cut: false };
+    // Cut text re-tokenizes a little differently: check the rendered prompt
+    // and refit with the excess a few times.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      let fit;
+      try {
+        fit = fitHistory({
+          systemTokens: systemTokens.length,
+          turnTokens: turnTokens.map((t) => t.length),
+          overheadTokens: slack,
+          replyTokens: reply,
+          contextTokens: budget,
+        });
+      } catch {
+        break; // a context smaller than the template: llama's own shift copes
+      }
+      const kept = turns.slice(fit.droppedTurns);
+      const last = kept.at(-1);
+      const lastTokens = turnTokens.at(-1) ?? [];
+      if (last && fit.lastTurnTokens < lastTokens.length) {
+        kept[kept.length - 1] = {
+          ...last,
+          content: this.#model.detokenize(lastTokens.slice(lastTokens.length - fit.lastTurnTokens)),
+        };
+      }
+      const cutSystem = system === undefined || fit.systemTokens === 0
+        ? undefined
+        : fit.systemTokens < systemTokens.length
+        ? this.#model.detokenize(systemTokens.slice(0, fit.systemTokens))
+        : system;
+      const trimmed: Message[] = [
+        ...(cutSystem === undefined ? [] : [{ role: "system" as const, content: cutSystem }]),
+        ...kept,
+      ];
+      const prompt = this.#promptTokens(trimmed);
+      best = {
+        history: _history(trimmed),
+        maxTokens: maxTokens === undefined ? Math.max(1, budget - prompt) : fit.replyTokens,
+        droppedTurns: fit.droppedTurns,
+        cut: fit.systemTokens < systemTokens.length || fit.lastTurnTokens < lastTokens.length,
+      };
+      const over = prompt + best.maxTokens - budget;
+      if (over <= 0) break;
+      slack += over;
+    }
+    return best;
+  }
+
+  /** Tokens of the prompt `messages` render to: what LlamaChat evaluates for them. */
+  #promptTokens(messages: readonly Message[]): number {
+    const { contextText } = this.#wrapper.generateContextState({ chatHistory: _history(messages) });
+    return contextText.tokenize(this.#model.tokenizer).length;
+  }
+
+  #grammar(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let grammar = this.#grammars.get(key);
+    if (!grammar) {
+      grammar = this.#llama.createGrammarForJsonSchema(schema as never).catch((error) => {
+        this.#grammars.delete(key);
+        const reason = String((error as Error).message ?? error).split("\n")[0];
+        throw new _Failure(
+          ErrorCode.InvalidOutput,
+          `Cannot use the structured-output schema as llama.cpp cannot compile its grammar (${reason}): send the generation-sized schema (lib/llm/generation_schema.ts), with smaller string and array bounds`,
+        );
+      });
+      if (this.#grammars.size >= GRAMMAR_CACHE_SIZE) {
+        this.#grammars.delete(this.#grammars.keys().next().value!);
+      }
+      this.#grammars.set(key, grammar);
+    }
+    return grammar;
+  }
+
+  async #embed(id: number, texts: readonly string[]): Promise<void> {
+    this.#embedding ??= this.#model.createEmbeddingContext({
+      contextSize: this.#context.contextSize,
+      threads: this.#config.threads,
+    }).catch((error) => {
+      this.#embedding = undefined;
+      throw new _Failure(
+        ErrorCode.ModelNotFound,
+        `Cannot embed with ${this.#config.modelFile} as the model gives no embeddings (${
+          (error as Error).message
+        }): use a model that does, or turn topic drift off`,
+      );
+    });
+    const embedding = await this.#embedding;
+    const vectors: number[][] = [];
+    for (const text of texts) {
+      // Longer than the context: the start stands for the text.
+      const tokens = this.#model.tokenize(text).slice(0, this.#context.contextSize);
+      vectors.push([...(await embedding.getEmbeddingFor(tokens)).vector]);
+    }
+    await _send({ type: "embedding", id, vectors });
+  }
+
+  #fail(id: number, error: unknown): Promise<void> {
+    const failure = error instanceof _Failure ? error : new _Failure(
+      ErrorCode.LlmTransient,
+      `llama.cpp failed: ${(error as Error)?.message ?? error}`,
+    );
+    return _send({
+      type: "error",
+      id,
+      code: failure.code,
+      message: failure.message.slice(0, 2000),
+    });
+  }
+
+  #acquire(signal: AbortSignal): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        const at = this.#waiting.indexOf(grant);
+        if (at >= 0) this.#waiting.splice(at, 1);
+        reject(signal.reason);
+      };
+      const grant = () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiting.push(grant);
+    });
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+
+  /** Stops every generation, then disposes the context, the model and llama.cpp, in order. */
+  async close(): Promise<void> {
+    for (const { abort } of this.#running.values()) {
+      abort.abort(new _Failure(ErrorCode.Aborted, "closing"));
+    }
+    await Promise.allSettled([...this.#running.values()].map((r) => r.done));
+    const embedding = await this.#embedding?.catch(() => undefined);
+    await embedding?.dispose();
+    await this.#context.dispose();
+    await this.#model.dispose();
+    await this.#llama.dispose();
+  }
+}
+
+/** Our messages as LlamaChat's history, ending with the reply to generate. */
+function _history(messages: readonly Message[]): ChatHistoryItem[] {
+  const items: ChatHistoryItem[] = messages.map((m): ChatHistoryItem =>
+    m.role === "system"
+      ? { type: "system", text: m.content }
+      : m.role === "user"
+      ? { type: "user", text: m.content }
+      : { type: "model", response: [m.content] }
+  );
+  if (messages.at(-1)?.role !== "assistant") items.push({ type: "model", response: [] });
+  return items;
+}
+
+async function _load(config: HostConfig): Promise<_Host> {
+  const started = performance.now();
+  let llama: Llama;
+  try {
+    llama = await getLlama({ gpu: config.gpu, build: "never", logLevel: LlamaLogLevel.error });
+  } catch (error) {
+    throw new _Failure(
+      ErrorCode.LlmUnavailable,
+      `Cannot start llama.cpp as no prebuilt binary of node-llama-cpp loads here (${
+        _firstLine(error)
+      }): check the platform is supported, or use --backend ollama`,
+    );
+  }
+  let model: LlamaModel;
+  try {
+    model = await llama.loadModel({ modelPath: config.modelFile });
+  } catch (error) {
+    await llama.dispose();
+    throw new _Failure(
+      ErrorCode.ModelNotFound,
+      `Cannot load the model file ${config.modelFile} as llama.cpp refused it (${
+        _firstLine(error)
+      }): pass --model-file PATH with a GGUF model llama.cpp supports`,
+    );
+  }
+  const contextSize = Math.min(
+    config.contextTokens,
+    model.trainContextSize || config.contextTokens,
+  );
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      contextSize,
+      sequences: config.sequences,
+      // Always explicit: llama.cpp's default oversubscribes a small machine.
+      threads: config.threads,
+    });
+  } catch (error) {
+    await model.dispose();
+    await llama.dispose();
+    const memory = error instanceof InsufficientMemoryError;
+    throw new _Failure(
+      memory ? ErrorCode.LlmUnavailable : ErrorCode.ModelNotFound,
+      `Cannot create a context of ${contextSize} tokens × ${config.sequences} sequences for ${config.modelFile} as ${
+        memory ? "memory is insufficient" : _firstLine(error)
+      }: lower embedded.context_tokens or the concurrency`,
+    );
+  }
+  const host = new _Host(config, llama, model, context);
+  await _send({
+    type: "ready",
+    loadMs: performance.now() - started,
+    contextTokens: context.contextSize,
+    sequences: config.sequences,
+    trainContextTokens: model.trainContextSize,
+    chatWrapper: host.chatWrapper.slice(0, 100),
+  });
+  return host;
+}
+
+function _firstLine(error: unknown): string {
+  return String((error as Error)?.message ?? error).split("\n")[0]!.slice(0, 300);
+}
+
+async function _main(args: readonly string[]): Promise<void> {
+  // stdout carries the protocol only: whatever a library logs goes to stderr.
+  console.log = console.info = console.debug = console.error;
+  const parsed = parseLine(HostConfig, args[0] ?? "");
+  if (!parsed.ok) {
+    await _send({
+      type: "fatal",
+      code: ErrorCode.Usage,
+      message: `Bad host config: ${parsed.problem}`,
+    });
+    Deno.exit(2);
+  }
+  let host: _Host;
+  try {
+    host = await _load(parsed.value);
+  } catch (error) {
+    const failure = error instanceof _Failure ? error : new _Failure(
+      ErrorCode.LlmUnavailable,
+      `Cannot start the embedded model: ${_firstLine(error)}`,
+    );
+    await _send({ type: "fatal", code: failure.code, message: failure.message.slice(0, 2000) });
+    Deno.exit(1);
+  }
+  try {
+    for await (const line of readLines(Deno.stdin.readable, MAX_REQUEST_LINE_CHARS)) {
+      const request = parseLine(HostRequest, line);
+      if (!request.ok) {
+        console.error(`model host: ignored an invalid request (${request.problem})`);
+        continue;
+      }
+      if (request.value.type === "close") break;
+      host.handle(request.value);
+    }
+  } catch (error) {
+    console.error(`model host: stdin failed: ${_firstLine(error)}`);
+  }
+  // "close", or stdin ended because the backend's process is gone: either
+  // way nothing is left to serve.
+  await host.close();
+  await _send({ type: "closed" });
+  await _out.close().catch(() => {});
+  Deno.exit(0);
+}
+
+if (import.meta.main) await _main(Deno.args);
