@@ -24,15 +24,29 @@ const _LOCAL_REDIS = [
 ];
 
 /**
- * Permissions per role. Network: Redis and Ollama hosts are the user's to
- * choose. Env: ioredis' `debug` dependency lists the whole environment.
- * Read: config, story, prompt and CA files may live anywhere.
+ * What a process that may generate with the embedded backend needs on top:
+ * running `deno` for the model's own process (lib/llm/embedded/), which
+ * holds the native addon so that its crash cannot take this one down.
+ */
+const _MODEL_RUNNER = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--allow-run=redis-server,deno",
+];
+
+/**
+ * Permissions per role, as their deno.json tasks grant them. Network: Redis
+ * and the LLM hosts are the user's to choose. Env: ioredis' `debug`
+ * dependency lists the whole environment. Read: config, story, prompt, CA
+ * and model files may live anywhere.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly string[]>> = {
-  manager: [..._LOCAL_REDIS, "--allow-sys=hostname"],
-  agent: [..._LOCAL_REDIS, "--allow-sys=hostname"],
+  manager: [..._MODEL_RUNNER, "--allow-sys=hostname"],
+  agent: [..._MODEL_RUNNER, "--allow-sys=hostname"],
   observer: _LOCAL_REDIS,
-  analyze: _LOCAL_REDIS,
+  analyze: [..._MODEL_RUNNER],
 };
 
 /** Options of {@linkcode spawnRole}. */

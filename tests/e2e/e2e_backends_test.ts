@@ -15,7 +15,7 @@ import { runEntrypoint } from "../helpers/entrypoints.ts";
 import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { ConversationStore } from "../../lib/bus/conversation_store.ts";
-import type { Transcript } from "../../lib/bus/transcript_reader.ts";
+import type { StoredTranscript as Transcript } from "../../lib/bus/transcript_reader.ts";
 
 const TINY_MODEL = new URL("../../../shared/models/stories260K.gguf", import.meta.url).pathname;
 const HAVE_TINY = await Deno.stat(TINY_MODEL).then((s) => s.isFile, () => false);
