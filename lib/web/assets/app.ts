@@ -86,4 +86,6 @@ function App() {
   </div>`;
 }
 
-render(html`<${App} />`, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.textContent = ""; // the "loading" line of the HTML shell
+render(html`<${App} />`, root);

@@ -63,7 +63,8 @@ function Chart(
             points: { show: true },
           },
         ],
-        axes: [{}, { size: 48 }],
+        // Whole turns on the x axis.
+        axes: [{ incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] }, { size: 48 }],
       },
       chartData(props.rows, props.chart.value) as uPlot.AlignedData,
       box.current,
