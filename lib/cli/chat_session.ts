@@ -18,7 +18,7 @@ import { OutageGuard } from "../bus/redis_outage.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { log } from "../base/logger.ts";
 import { checkModels } from "./model_check.ts";
-import { resolveBackends } from "../llm/backend_resolution.ts";
+import { backendsLine, resolveBackends } from "../llm/backend_resolution.ts";
 import { watchPairs } from "./pairs_watch.ts";
 import {
   createConversation,
@@ -69,13 +69,14 @@ const GRACE_MS = 5000;
  */
 export async function runChat(options: ChatOptions): Promise<number> {
   // Backends resolved once here: the children inherit concrete choices.
-  const { config } = await resolveBackends(await _resolveRedis(options), {
+  const { config, choices } = await resolveBackends(await _resolveRedis(options), {
     roles: options.storyFile || options.resume
       ? ["agent1", "agent2"]
       : ["manager", "agent1", "agent2"],
     pull: options.pull ?? false,
     signal: options.signal,
   });
+  console.error(`chat: ${backendsLine(choices)}`);
   let redis: Redis | undefined;
   let supervisor: Supervisor | undefined;
   let ids: string[] = [];

@@ -101,7 +101,7 @@ export async function resolveBackends(
     });
   }
   for (const role of ROLES) {
-    log("chat").info("Backend of {role}: {kind} ({reason})", { role, ...choices[role] });
+    log("chat").debug("Backend of {role}: {kind} ({reason})", { role, ...choices[role] });
   }
   return { config, choices };
 }
@@ -152,4 +152,15 @@ function _progressBar(ref: string) {
     Deno.stderr.writeSync(new TextEncoder().encode(`\r${line.padEnd(70)}`));
     if (total && received >= total) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   };
+}
+
+/**
+ * One line naming each role's backend and why `auto` chose it, e.g.
+ * `backends: manager embedded · agent 1 embedded · agent 2 ollama (configured)`.
+ */
+export function backendsLine(choices: ResolvedBackends["choices"]): string {
+  const label: Record<Role, string> = { manager: "manager", agent1: "agent 1", agent2: "agent 2" };
+  const kinds = ROLES.map((role) => `${label[role]} ${choices[role].kind}`).join(" · ");
+  const reasons = [...new Set(ROLES.map((role) => choices[role].reason))];
+  return `backends: ${kinds} (${reasons.join("; ")})`;
 }

@@ -15,6 +15,7 @@ import type { Config } from "../config/config.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { Scenario } from "../model/story.ts";
 import type { LlmBackend } from "../llm/llm_backend.ts";
+import { roleModel } from "../config/backend_config.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
 import {
   AGENT_GROUP,
@@ -177,7 +178,8 @@ export class ConversationDriver {
     try {
       const scenario = await this.#context.scenarioSlots.run(() =>
         writeScenario(backend, {
-          model: config.manager.model,
+          // The manager's model as the run recorded it (an embedded model's file name).
+          model: roleModel(config, "manager"),
           topic: config.manager.topic,
           maxAttempts: config.manager.max_attempts,
           template: config.prompts.scenario as string | undefined,

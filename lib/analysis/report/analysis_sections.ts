@@ -119,7 +119,13 @@ export function settingsRows(a: RunAnalysis, esc: _Esc): string[][] {
       }/${or(s.history_chars, " chars")}`,
     ],
     ["Topic", s.topic === null ? DASH : esc(s.topic)],
-    ["Backend", `${backend} · keep_alive ${esc(or(s.keep_alive))}`],
+    // keep_alive is Ollama's alone: shown only when a role used Ollama.
+    [
+      "Backend",
+      [s.manager, s.agents["1"], s.agents["2"]].some((r) => r.backend === "ollama")
+        ? `${backend} · keep_alive ${esc(or(s.keep_alive))}`
+        : backend,
+    ],
     [
       "Versions",
       v.dialogue_llm === null && v.deno === null
