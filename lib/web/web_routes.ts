@@ -191,8 +191,6 @@ export function webApp(o: WebAppOptions): Hono {
         400,
       );
     }
-    const missing = workersMissing(o.hub.presence());
-    if (missing) return c.json({ error: missing }, 409);
     let request;
     try {
       request = runRequest(form.data);
@@ -200,6 +198,9 @@ export function webApp(o: WebAppOptions): Hono {
       if (error instanceof RangeError) return c.json({ error: error.message }, 400);
       throw error;
     }
+    // Refused rather than queued: a run nobody serves would sit pending, unexplained.
+    const missing = workersMissing(o.hub.presence());
+    if (missing) return c.json({ error: missing }, 409);
     try {
       const config = await o.configFor(request.layer);
       const id = await createConversation(o.hub.redis, config, {
