@@ -116,7 +116,9 @@ class _Host {
     const sequence = this.#context.getSequence();
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#wrapper });
     try {
-      const budget = Math.min(this.#context.contextSize, call.contextTokens ?? Infinity);
+      // LlamaChat shifts the context (and may refuse to) once prompt plus
+      // reply reach contextSize - 1: keep clear of it.
+      const budget = Math.min(this.#context.contextSize - 2, call.contextTokens ?? Infinity);
       const prepared = this.#prepare(call.messages, budget, call.maxTokens);
       const cap = new AbortController();
       let content = "";
@@ -204,36 +206,42 @@ class _Host {
     const systemTokens = system === undefined ? [] : tokens(system);
     const turnTokens = turns.map((m) => tokens(m.content));
     const textTokens = systemTokens.length + turnTokens.reduce((sum, t) => sum + t.length, 0);
-    let slack = Math.max(0, whole - textTokens);
+    // The template's tokens (role markers, the reply's opening), shared out
+    // per message: dropping a turn drops its markers too.
+    const share = Math.ceil(Math.max(0, whole - textTokens) / (messages.length + 1));
+    let slack = share;
     let best = { history: _history(messages), maxTokens: reply, droppedTurns: 0, cut: false };
-    // Cut text re-tokenizes a little differently: check the rendered prompt
-    // and refit with the excess a few times.
-    for (let attempt = 0; attempt < 4; attempt++) {
+    // Cut text re-tokenizes a little differently and the shares are an
+    // estimate: check the rendered prompt and refit with the excess.
+    for (let attempt = 0; attempt < 6; attempt++) {
       let fit;
       try {
         fit = fitHistory({
-          systemTokens: systemTokens.length,
-          turnTokens: turnTokens.map((t) => t.length),
+          systemTokens: systemTokens.length && systemTokens.length + share,
+          turnTokens: turnTokens.map((t) => t.length + share),
           overheadTokens: slack,
           replyTokens: reply,
           contextTokens: budget,
         });
       } catch {
-        break; // a context smaller than the template: llama's own shift copes
+        break; // a context smaller than the template itself: nothing to trim
       }
       const kept = turns.slice(fit.droppedTurns);
       const last = kept.at(-1);
       const lastTokens = turnTokens.at(-1) ?? [];
-      if (last && fit.lastTurnTokens < lastTokens.length) {
+      const lastKept = Math.max(1, fit.lastTurnTokens - share);
+      if (last && lastKept < lastTokens.length) {
+        // The end of the turn being answered is what it asks.
         kept[kept.length - 1] = {
           ...last,
-          content: this.#model.detokenize(lastTokens.slice(lastTokens.length - fit.lastTurnTokens)),
+          content: this.#model.detokenize(lastTokens.slice(lastTokens.length - lastKept)),
         };
       }
-      const cutSystem = system === undefined || fit.systemTokens === 0
+      const systemKept = Math.max(0, fit.systemTokens - share);
+      const cutSystem = system === undefined || systemKept === 0
         ? undefined
-        : fit.systemTokens < systemTokens.length
-        ? this.#model.detokenize(systemTokens.slice(0, fit.systemTokens))
+        : systemKept < systemTokens.length
+        ? this.#model.detokenize(systemTokens.slice(0, systemKept)) // who the model plays comes first
         : system;
       const trimmed: Message[] = [
         ...(cutSystem === undefined ? [] : [{ role: "system" as const, content: cutSystem }]),
@@ -244,7 +252,7 @@ class _Host {
         history: _history(trimmed),
         maxTokens: maxTokens === undefined ? Math.max(1, budget - prompt) : fit.replyTokens,
         droppedTurns: fit.droppedTurns,
-        cut: fit.systemTokens < systemTokens.length || fit.lastTurnTokens < lastTokens.length,
+        cut: systemKept < systemTokens.length || lastKept < lastTokens.length,
       };
       const over = prompt + best.maxTokens - budget;
       if (over <= 0) break;

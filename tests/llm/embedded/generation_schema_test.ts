@@ -91,7 +91,7 @@ Deno.test("generationSchema() refuses a bound that is not a positive integer", (
 function tinyBackend(): EmbeddedBackend {
   return new EmbeddedBackend({
     modelFile: TINY_MODEL,
-    threads: 2,
+    threads: 1,
     gpu: false,
     contextTokens: 2048,
     sequences: 1,
