@@ -107,7 +107,12 @@ export function withTurnStart(card: ConversationCard, seq: number, agent: 1 | 2)
 }
 
 /** `card` with `text` (already sanitized) streamed into the turn being generated. */
-export function withTokens(card: ConversationCard, seq: number, agent: 1 | 2, text: string) {
+export function withTokens(
+  card: ConversationCard,
+  seq: number,
+  agent: 1 | 2,
+  text: string,
+): ConversationCard {
   const last = card.speaking?.seq === seq ? card.last + text : text;
   return { ...card, speaking: { seq, agent }, last: last.slice(-LAST_WORDS_CHARS) };
 }
