@@ -8,8 +8,8 @@
  * defer its /proc check (as in the HTML report's browser test).
  *
  * Modes: `e2e URL ID SHOT` (the end-to-end scenario of
- * tests/web/web_browser_test.ts) and `latency URL ID COUNT` (token → DOM
- * times for bench/web_bench.ts, markers read from stdin).
+ * tests/web/web_browser_test.ts) and `latency URL ID` (token → DOM times
+ * for bench/web_bench.ts).
  *
  * @module
  */
@@ -288,37 +288,49 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
 }
 
 /**
- * Token → DOM latency: opens conversation `id`, then for each marker read
- * from stdin (`MARKER`), records when a text node holding it entered the
- * page (performance.timeOrigin + now, the same clock as the publisher's).
- * Prints `{type: "ready"}`, then `{type: "seen", marker, at}` per marker.
+ * Token → DOM latency: opens the overview in one tab and conversation `id`
+ * in another, then reports when a text holding a marker `⟦NAME⟧` entered
+ * each page (performance.timeOrigin + now: the wall clock the publisher
+ * reads too). Prints `{type: "ready"}`, then `{type: "seen", page, marker,
+ * at}` the first time each page shows each marker; runs until stdin closes.
  */
 async function _latency(url: string, id: string): Promise<void> {
-  await _browser(async (page) => {
-    await page.goto(`${url.replace(/\/?(\?.*)?$/, "/$1")}#/c/${encodeURIComponent(id)}`, {
-      waitUntil: "load",
-    });
-    await page.waitForSelector(`.conversation[data-id="${id}"] .message.inflight .text`, {
+  await _browser(async (conversation, context) => {
+    const overview = await context.newPage();
+    const seen = new Set<string>();
+    for (const [name, page] of [["conversation", conversation], ["overview", overview]] as const) {
+      await page.exposeFunction("__seen", (marker: string, at: number) => {
+        const key = `${name}:${marker}`;
+        if (seen.has(key)) return;
+        seen.add(key);
+        _emit({ type: "seen", page: name, marker, at });
+      });
+      await page.addInitScript(() => {
+        const report = (globalThis as unknown as { __seen: (m: string, at: number) => void })
+          .__seen;
+        const scan = (text: string | null, at: number) => {
+          for (const m of (text ?? "").matchAll(/⟦(\w+)⟧/g)) report(m[1]!, at);
+        };
+        addEventListener("DOMContentLoaded", () => {
+          new MutationObserver((records) => {
+            const at = performance.timeOrigin + performance.now();
+            for (const r of records) {
+              if (r.type === "characterData") scan(r.target.textContent, at);
+              for (const node of r.addedNodes) scan(node.textContent, at);
+            }
+          }).observe(document.body, { childList: true, subtree: true, characterData: true });
+        });
+      });
+    }
+    const base = url.replace(/#.*$/, "");
+    await overview.goto(base, { waitUntil: "load" });
+    await overview.waitForSelector(`.card[data-id="${id}"]`, { timeout: 30_000 });
+    await conversation.goto(`${base}#/c/${encodeURIComponent(id)}`, { waitUntil: "load" });
+    await conversation.waitForSelector(`.conversation[data-id="${id}"] .message.inflight .text`, {
       timeout: 30_000,
     });
-    await page.exposeFunction("__seen", (marker: string, at: number) => {
-      _emit({ type: "seen", marker, at });
-    });
-    await page.evaluate(() => {
-      const seen = (globalThis as unknown as { __seen: (m: string, at: number) => void }).__seen;
-      new MutationObserver((records) => {
-        const at = performance.timeOrigin + performance.now();
-        for (const r of records) {
-          for (const node of r.addedNodes) {
-            const m = /⟦(\w+)⟧/.exec(node.textContent ?? "");
-            if (m) seen(m[1]!, at);
-          }
-        }
-      }).observe(document.body, { childList: true, subtree: true, characterData: true });
-    });
     _emit({ type: "ready" });
-    // Runs until the bench closes stdin.
-    for await (const _ of Deno.stdin.readable) { /* keep the page open */ }
+    for await (const _ of Deno.stdin.readable) { /* the bench closes stdin when done */ }
   });
 }
 
