@@ -23,6 +23,7 @@ import type {
 import { EMBED_BATCH } from "./host_protocol.ts";
 import { type HostAnswer, HostProcess, type HostReady } from "./host_process.ts";
 import { type EnvLookup, parseModelSource, resolveModelSource } from "./model_source.ts";
+import { SequenceSlots } from "./sequence_slots.ts";
 
 /** Options of an {@linkcode EmbeddedBackend}. */
 export interface EmbeddedBackendOptions {
@@ -54,11 +55,12 @@ export interface EmbeddedChatResult extends ChatResult {
 
 /** Chat with a GGUF model run in a local llama.cpp process. */
 export class EmbeddedBackend implements LlmBackend {
+  /** Always `embedded`. */
   readonly kind = "embedded" as const;
   readonly description: string;
   readonly #options: EmbeddedBackendOptions;
   readonly #env: EnvLookup;
-  readonly #slots: _Slots;
+  readonly #slots: SequenceSlots;
   #host: HostProcess | undefined;
   #starting: Promise<HostProcess> | undefined;
 
@@ -75,7 +77,7 @@ export class EmbeddedBackend implements LlmBackend {
     }
     this.#options = options;
     this.#env = options.env ?? ((name) => Deno.env.get(name));
-    this.#slots = new _Slots(options.sequences);
+    this.#slots = new SequenceSlots(options.sequences);
     const source = parseModelSource(options.modelFile);
     const name = source.kind === "file" ? basename(source.path) : source.file;
     this.description = `embedded llama.cpp (${name}, ${options.sequences} sequence${
@@ -370,42 +372,4 @@ function _unexpected(event: HostAnswer): DialogueError {
     ErrorCode.LlmTransient,
     `The embedded model answered '${event.type}' out of turn`,
   );
-}
-
-/** K slots, one per sequence; a waiter can give up through its signal. */
-class _Slots {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(count: number) {
-    this.#free = count;
-  }
-
-  acquire(signal: AbortSignal): Promise<() => void> {
-    let once = false;
-    const release = () => {
-      if (once) return;
-      once = true;
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    };
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve(release);
-    }
-    return new Promise((resolve, reject) => {
-      const grant = () => {
-        signal.removeEventListener("abort", abort);
-        resolve(release);
-      };
-      const abort = () => {
-        this.#waiting.splice(this.#waiting.indexOf(grant), 1);
-        reject(signal.reason);
-      };
-      if (signal.aborted) return reject(signal.reason);
-      signal.addEventListener("abort", abort, { once: true });
-      this.#waiting.push(grant);
-    });
-  }
 }

@@ -59,6 +59,8 @@ export const HostMessage = z.object({
   role: z.enum(["system", "user", "assistant"]),
   content: text(MAX_MESSAGE_CHARS),
 });
+/** One chat message as the host takes it. */
+export type HostMessage = z.infer<typeof HostMessage>;
 
 /** A generation: the neutral request's fields the host uses. */
 export const ChatCall = z.object({
@@ -191,6 +193,7 @@ export function encodeLine(message: HostRequest | HostEvent): string {
 
 /** Thrown by {@linkcode readLines} when a line passes its bound. */
 export class LineTooLongError extends Error {
+  /** An error naming the bound that was passed. */
   constructor(maxChars: number) {
     super(`Cannot read a line as it passed ${maxChars} characters without a newline`);
     this.name = "LineTooLongError";

@@ -23,22 +23,23 @@ import {
   LlamaLogLevel,
   type LlamaModel,
   resolveChatWrapper,
+  type Token,
 } from "node-llama-cpp";
 import { ErrorCode } from "../../base/dialogue_error.ts";
-import { fitHistory } from "./history_fit.ts";
+import { type PromptTokenizer, trimHistory } from "./history_trim.ts";
+import { SequenceSlots } from "./sequence_slots.ts";
 import {
   type ChatCall,
   encodeLine,
   HostConfig,
   type HostEvent,
+  type HostMessage,
   HostRequest,
   MAX_REPLY_CHARS,
   MAX_REQUEST_LINE_CHARS,
   parseLine,
   readLines,
 } from "./host_protocol.ts";
-
-type Message = ChatCall["messages"][number];
 
 /** Grammars kept compiled, by schema JSON (a run sends two or three schemas). */
 const GRAMMAR_CACHE_SIZE = 16;
@@ -65,9 +66,9 @@ class _Host {
   readonly #wrapper: ChatWrapper;
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #running = new Map<number, { abort: AbortController; done: Promise<void> }>();
-  /** Sequences free now; a generation beyond them waits (the backend sends at most K). */
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
+  /** The context's sequences; a generation beyond them waits (the backend sends at most K). */
+  readonly #slots: SequenceSlots;
+  readonly #tokenizer: PromptTokenizer;
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
 
   constructor(config: HostConfig, llama: Llama, model: LlamaModel, context: LlamaContext) {
@@ -76,7 +77,12 @@ class _Host {
     this.#model = model;
     this.#context = context;
     this.#wrapper = resolveChatWrapper(model);
-    this.#free = config.sequences;
+    this.#slots = new SequenceSlots(config.sequences);
+    this.#tokenizer = {
+      tokenize: (text) => model.tokenize(text),
+      detokenize: (tokens) => model.detokenize(tokens as Token[]),
+      promptTokens: (messages) => this.#promptTokens(messages),
+    };
   }
 
   /** The chat template's name (`Llama2Chat`, `ChatML`, …). */
@@ -88,9 +94,8 @@ class _Host {
     switch (request.type) {
       case "chat": {
         const abort = new AbortController();
-        const done = this.#chat(request, abort.signal).catch((error) =>
-          this.#fail(request.id, error)
-        )
+        const done = this.#chat(request, abort.signal)
+          .catch((error) => this.#fail(request.id, error))
           .finally(() => this.#running.delete(request.id));
         this.#running.set(request.id, { abort, done });
         return;
@@ -112,20 +117,24 @@ class _Host {
   async #chat(call: ChatCall, signal: AbortSignal): Promise<void> {
     const started = performance.now();
     const grammar = call.schema ? await this.#grammar(call.schema) : undefined;
-    await this.#acquire(signal);
+    const release = await this.#slots.acquire(signal);
     const sequence = this.#context.getSequence();
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: this.#wrapper });
     try {
       // LlamaChat shifts the context (and may refuse to) once prompt plus
       // reply reach contextSize - 1: keep clear of it.
       const budget = Math.min(this.#context.contextSize - 2, call.contextTokens ?? Infinity);
-      const prepared = this.#prepare(call.messages, budget, call.maxTokens);
+      const prepared = trimHistory(call.messages, {
+        budget,
+        maxTokens: call.maxTokens,
+        tokenizer: this.#tokenizer,
+      });
       const cap = new AbortController();
       let content = "";
       let firstAt = 0;
       let lastAt = 0;
       const generating = performance.now();
-      const response = await chat.generateResponse(prepared.history, {
+      const response = await chat.generateResponse(_history(prepared.messages), {
         maxTokens: prepared.maxTokens,
         ...(call.temperature !== undefined ? { temperature: call.temperature } : {}),
         ...(call.seed !== undefined ? { seed: call.seed } : {}),
@@ -178,91 +187,14 @@ class _Host {
       // so a slot never carries one conversation's state into another's turn
       // and each meter starts at zero; re-evaluating the prompt is cheap next
       // to generating.
-      sequence.dispose();
-      this.#release();
+      // Reclaiming the sequence id is asynchronous: the slot is free after it.
+      await sequence.dispose();
+      release();
     }
-  }
-
-  /** The history as LlamaChat takes it, trimmed to fit `budget` with the reply. */
-  #prepare(
-    messages: readonly Message[],
-    budget: number,
-    maxTokens: number | undefined,
-  ): { history: ChatHistoryItem[]; maxTokens: number; droppedTurns: number; cut: boolean } {
-    const hasSystem = messages[0]?.role === "system";
-    const system = hasSystem ? messages[0]!.content : undefined;
-    const turns = hasSystem ? messages.slice(1) : [...messages];
-    const whole = this.#promptTokens(messages);
-    const reply = maxTokens ?? Math.max(1, Math.floor(budget / 4));
-    if (whole + reply <= budget) {
-      return {
-        history: _history(messages),
-        maxTokens: maxTokens ?? budget - whole,
-        droppedTurns: 0,
-        cut: false,
-      };
-    }
-    const tokens = (text: string) => this.#model.tokenize(text);
-    const systemTokens = system === undefined ? [] : tokens(system);
-    const turnTokens = turns.map((m) => tokens(m.content));
-    const textTokens = systemTokens.length + turnTokens.reduce((sum, t) => sum + t.length, 0);
-    // The template's tokens (role markers, the reply's opening), shared out
-    // per message: dropping a turn drops its markers too.
-    const share = Math.ceil(Math.max(0, whole - textTokens) / (messages.length + 1));
-    let slack = share;
-    let best = { history: _history(messages), maxTokens: reply, droppedTurns: 0, cut: false };
-    // Cut text re-tokenizes a little differently and the shares are an
-    // estimate: check the rendered prompt and refit with the excess.
-    for (let attempt = 0; attempt < 6; attempt++) {
-      let fit;
-      try {
-        fit = fitHistory({
-          systemTokens: systemTokens.length && systemTokens.length + share,
-          turnTokens: turnTokens.map((t) => t.length + share),
-          overheadTokens: slack,
-          replyTokens: reply,
-          contextTokens: budget,
-        });
-      } catch {
-        break; // a context smaller than the template itself: nothing to trim
-      }
-      const kept = turns.slice(fit.droppedTurns);
-      const last = kept.at(-1);
-      const lastTokens = turnTokens.at(-1) ?? [];
-      const lastKept = Math.max(1, fit.lastTurnTokens - share);
-      if (last && lastKept < lastTokens.length) {
-        // The end of the turn being answered is what it asks.
-        kept[kept.length - 1] = {
-          ...last,
-          content: this.#model.detokenize(lastTokens.slice(lastTokens.length - lastKept)),
-        };
-      }
-      const systemKept = Math.max(0, fit.systemTokens - share);
-      const cutSystem = system === undefined || systemKept === 0
-        ? undefined
-        : systemKept < systemTokens.length
-        ? this.#model.detokenize(systemTokens.slice(0, systemKept)) // who the model plays comes first
-        : system;
-      const trimmed: Message[] = [
-        ...(cutSystem === undefined ? [] : [{ role: "system" as const, content: cutSystem }]),
-        ...kept,
-      ];
-      const prompt = this.#promptTokens(trimmed);
-      best = {
-        history: _history(trimmed),
-        maxTokens: maxTokens === undefined ? Math.max(1, budget - prompt) : fit.replyTokens,
-        droppedTurns: fit.droppedTurns,
-        cut: systemKept < systemTokens.length || lastKept < lastTokens.length,
-      };
-      const over = prompt + best.maxTokens - budget;
-      if (over <= 0) break;
-      slack += over;
-    }
-    return best;
   }
 
   /** Tokens of the prompt `messages` render to: what LlamaChat evaluates for them. */
-  #promptTokens(messages: readonly Message[]): number {
+  #promptTokens(messages: readonly HostMessage[]): number {
     const { contextText } = this.#wrapper.generateContextState({ chatHistory: _history(messages) });
     return contextText.tokenize(this.#model.tokenizer).length;
   }
@@ -323,32 +255,6 @@ class _Host {
     });
   }
 
-  #acquire(signal: AbortSignal): Promise<void> {
-    if (this.#free > 0) {
-      this.#free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        const at = this.#waiting.indexOf(grant);
-        if (at >= 0) this.#waiting.splice(at, 1);
-        reject(signal.reason);
-      };
-      const grant = () => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiting.push(grant);
-    });
-  }
-
-  #release(): void {
-    const next = this.#waiting.shift();
-    if (next) next();
-    else this.#free++;
-  }
-
   /** Stops every generation, then disposes the context, the model and llama.cpp, in order. */
   async close(): Promise<void> {
     for (const { abort } of this.#running.values()) {
@@ -364,7 +270,7 @@ class _Host {
 }
 
 /** Our messages as LlamaChat's history, ending with the reply to generate. */
-function _history(messages: readonly Message[]): ChatHistoryItem[] {
+function _history(messages: readonly HostMessage[]): ChatHistoryItem[] {
   const items: ChatHistoryItem[] = messages.map((m): ChatHistoryItem =>
     m.role === "system"
       ? { type: "system", text: m.content }

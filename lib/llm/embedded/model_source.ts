@@ -99,8 +99,9 @@ export interface ResolveModelOptions {
   pull?: boolean;
   /** Download progress: bytes so far, and the total when the server said. */
   onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Cancels the download (the partial file is removed). */
   signal?: AbortSignal;
-  /** @default globalThis.fetch */
+  /** The fetch to download with. @default globalThis.fetch */
   fetch?: typeof fetch;
 }
 
