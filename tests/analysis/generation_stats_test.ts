@@ -84,3 +84,15 @@ Deno.test("agentStats() counts the retries and the turns that needed one; genera
   assert.equal(s.retries, 3);
   assert.equal(s.retried_turns, 2);
 });
+
+Deno.test("agentStats() counts the turns per token source; turns recorded before sources count as reported", () => {
+  const responses = [
+    reply(1, 1000, { token_source: "counted", tokens_generated: 9 }),
+    reply(2, 2000, { token_source: "estimated", tokens_generated: 4 }),
+    reply(3, 3000, { tokens_generated: 7 }),
+    reply(4, 4000, { token_source: "counted", tokens_generated: 5 }),
+  ];
+  const rows = responses.map((r) => generationRow(r, META, {}));
+  const s = AgentStats.parse(agentStats(rows, responses));
+  assert.deepEqual(s.token_sources, { reported: 1, counted: 2, estimated: 1, absent: 0 });
+});

@@ -126,6 +126,7 @@ Deno.test("a comparison carries each run's generation settings from its stored c
   assert.equal(s.topic, "a lighthouse");
   assert.deepEqual(s.agents["2"], {
     model: "b",
+    backend: "ollama",
     temperature: 0.3,
     host: "http://user:***@gpu:11434",
   });

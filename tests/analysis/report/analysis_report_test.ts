@@ -104,7 +104,7 @@ Deno.test("formatAnalysisText() shows a bus overhead nobody measured as unknown,
 
 Deno.test("formatAnalysisText() aligns the per-agent table's columns", () => {
   const lines = tableLines(formatAnalysisText(analysis()));
-  assert.equal(lines.length, 24);
+  assert.equal(lines.length, 25);
   const [header = ""] = lines;
   assert.match(header, /^Metric +Agent 1 +Agent 2 +Overall$/);
   // Right-aligned figures: every row is as wide as the header, and each
@@ -299,7 +299,7 @@ Deno.test("formatAnalysisMarkdown() renders aligned Markdown tables", () => {
   const lines = md.split("\n");
   const start = lines.findIndex((l) => l.startsWith("| Metric"));
   const table = lines.slice(start, lines.indexOf("", start));
-  assert.equal(table.length, 25);
+  assert.equal(table.length, 26);
   assert.match(table[1] ?? "", /^\| :-+ \| -+: \| -+: \| -+: \|$/);
   for (const line of table) assert.equal(line.length, table[0]?.length);
   assert.match(md, /\| tokens +\| +2,500 \| +3,000 \| +5,500 \|/);
@@ -373,4 +373,12 @@ Deno.test("both reports label persona scores as model-judged and escape the rati
   assert.match(md, /## Persona consistency \(model-judged by judge-7b, 1-5\)/);
   assert.match(md, /- agent 1: Breaks character at turn 5 \\\*twice\\\*/);
   assert.ok(!formatAnalysisText(analysis()).includes("Persona consistency"));
+});
+
+Deno.test("formatAnalysisText() says where the token counts came from, per agent", () => {
+  const a = analysis();
+  a.agents["1"].token_sources = { reported: 0, counted: 5, estimated: 0, absent: 0 };
+  a.agents["2"].token_sources = { reported: 3, counted: 0, estimated: 2, absent: 0 };
+  const line = tableLines(formatAnalysisText(a)).find((l) => l.startsWith("token counts"));
+  assert.match(line ?? "", /^token counts +counted +reported 3, estimated 2 /);
 });
