@@ -15,36 +15,26 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import { type ConversationMeta, FINISHED_STATUSES } from "../model/conversation_meta.ts";
-import type { DialogMessage } from "../model/dialog_message.ts";
 import { LiveEvent } from "../model/live_event.ts";
 import { parseProgressEvent } from "../model/progress_event.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { conversationIndexKey, conversationKeys, dispatchKeys } from "../bus/keys.ts";
-import { decodeMetaHash } from "../bus/meta_hash.ts";
-import { decodeEntry } from "../bus/stream_entry.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
-import { analyzeRun, type RunAnalysis, type TurnRow } from "../analysis/run_analysis.ts";
-import { sanitizeText, StreamSanitizer } from "../base/sanitize.ts";
-import { log } from "../base/logger.ts";
+import { analyzeRun, type RunAnalysis } from "../analysis/run_analysis.ts";
 import {
   cardFromMeta,
-  compareCards,
   type ConversationCard,
   withAnalysisFlags,
-  withMessage,
   withMeta,
   withProgress,
-  withTokens,
-  withTurnStart,
 } from "./conversation_card.ts";
-import {
-  type ConversationEvent,
-  type ConversationSnapshot,
-  messageView,
-  scenarioView,
-} from "./conversation_events.ts";
-import { UpdateBatcher } from "./update_batcher.ts";
-import { type WorkerPresence, workerPresence } from "./worker_presence.ts";
+import { CardBoard, type JsonListener } from "./card_board.ts";
+import { IndexWatch, readMetas } from "./index_watch.ts";
+import type { ConversationEvent, ConversationSnapshot } from "./conversation_events.ts";
+import { FollowedRun } from "./followed_run.ts";
+import { readReply, storedSnapshot } from "./run_reads.ts";
+import { LiveStreams } from "./live_streams.ts";
+import type { WorkerPresence } from "./worker_presence.ts";
 
 /** Options of {@linkcode LiveHub.open}. */
 export interface LiveHubOptions {
@@ -62,32 +52,18 @@ export interface LiveHubOptions {
 }
 
 /** Receives serialized events (JSON), so a message is serialized once for every tab. */
-export type HubListener = (json: string) => void;
+export type HubListener = JsonListener;
 
 /** Live events looked at when a run is first followed (what is being said now). */
 const _SEED_EVENTS = 400;
-/** Longest text kept for a turn being generated. */
-const _INFLIGHT_CHARS = 64_000;
 /** Analyses of a run nobody is viewing are at most this frequent (its flags only). */
 const _QUIET_ANALYSIS_MS = 3000;
 
-interface _Inflight {
-  agent: 1 | 2;
-  model: string;
-  text: string;
-  sanitizer: StreamSanitizer;
-}
-
-/** A running conversation the hub follows. */
+/** A running conversation the hub follows: its state, its stream, when it was analysed. */
 interface _Tracked {
   id: string;
   key: string;
-  cursor: string;
-  meta: ConversationMeta;
-  responses: DialogMessage[];
-  rows: TurnRow[];
-  inflight: Map<number, _Inflight>;
-  notices: string[];
+  run: FollowedRun;
   analyzedAt: number;
   analysisTimer?: ReturnType<typeof setTimeout>;
 }
@@ -96,35 +72,30 @@ interface _Tracked {
 export class LiveHub {
   readonly #opts: Required<LiveHubOptions>;
   readonly #cmd: Redis;
-  readonly #reader: Redis;
   readonly #sub: Redis;
   readonly #store: ConversationStore;
-  readonly #cards = new Map<string, ConversationCard>();
+  readonly #streams: LiveStreams;
+  readonly #cards: CardBoard;
+  #index: IndexWatch | undefined;
+  /** Followed runs by id, and by live stream key. */
   readonly #tracked = new Map<string, _Tracked>();
+  readonly #byKey = new Map<string, _Tracked>();
   readonly #tracking = new Map<string, Promise<void>>();
   readonly #watchers = new Map<string, Set<HubListener>>();
-  readonly #cardListeners = new Set<HubListener>();
   readonly #presenceListeners = new Set<HubListener>();
-  readonly #batcher: UpdateBatcher<string>;
   #presence: WorkerPresence = { managers: 0, agents: 0 };
   #presenceJson = "";
-  #lastScore = 0;
   #closed = false;
-  #readerId = 0;
-  #blocked = false;
-  #wake: (() => void) | undefined;
-  #pollTimer: ReturnType<typeof setTimeout> | undefined;
-  #loop: Promise<void> = Promise.resolve();
 
   private constructor(opts: Required<LiveHubOptions>, cmd: Redis, reader: Redis, sub: Redis) {
     this.#opts = opts;
     this.#cmd = cmd;
-    this.#reader = reader;
     this.#sub = sub;
     this.#store = new ConversationStore(cmd);
-    this.#batcher = new UpdateBatcher((ids) => this.#flushCards(ids), {
-      intervalMs: opts.batchMs,
+    this.#streams = new LiveStreams(reader, cmd, (key, entries) => this.#entries(key, entries), {
+      blockMs: opts.blockMs,
     });
+    this.#cards = new CardBoard(opts.batchMs);
   }
 
   /**
@@ -165,7 +136,7 @@ export class LiveHub {
 
   /** Every card, in overview order. */
   cards(): ConversationCard[] {
-    return [...this.#cards.values()].sort(compareCards);
+    return this.#cards.all();
   }
 
   /** The live pools, as of the last look. */
@@ -175,8 +146,7 @@ export class LiveHub {
 
   /** Calls `listener` with each batch of changed cards (`{cards, now}`); returns the unsubscribe. */
   onCards(listener: HubListener): () => void {
-    this.#cardListeners.add(listener);
-    return () => this.#cardListeners.delete(listener);
+    return this.#cards.onBatch(listener);
   }
 
   /** Calls `listener` when the live pools change (`{managers, agents}`); returns the unsubscribe. */
@@ -194,24 +164,21 @@ export class LiveHub {
     id: string,
     listener: HubListener,
   ): Promise<{ snapshot: ConversationSnapshot; close: () => void } | undefined> {
-    let card = this.#cards.get(id);
-    if (!card) {
+    const known = this.#cards.get(id);
+    if (!known || (!FINISHED_STATUSES.includes(known.status) && !this.#tracked.has(id))) {
       const meta = await this.#store.get(id).catch(() => undefined);
       if (!meta) return undefined;
-      card = cardFromMeta(meta);
-      this.#cards.set(id, card);
+      if (!known) this.#setCard(id, cardFromMeta(meta));
       if (!FINISHED_STATUSES.includes(meta.status)) await this.#track(meta);
-    } else if (!FINISHED_STATUSES.includes(card.status) && !this.#tracked.has(id)) {
-      const meta = await this.#store.get(id);
-      if (meta) await this.#track(meta);
     }
     const tracked = this.#tracked.get(id);
-    const snapshot = tracked ? this.#liveSnapshot(tracked) : await this.#endedSnapshot(id);
+    const snapshot = tracked
+      ? tracked.run.snapshot(this.#card(tracked))
+      : await storedSnapshot(this.#store, id, this.#cards.get(id));
     if (!snapshot) return undefined;
-    if (!tracked && this.#tracked.has(id)) {
-      // Resumed while the snapshot was read: start over from the live state.
-      return await this.view(id, listener);
-    }
+    if (!tracked) this.#setCard(id, snapshot.card);
+    // Resumed while the ended run was read: start over from the live state.
+    if (!tracked && this.#tracked.has(id)) return await this.view(id, listener);
     const set = this.#watchers.get(id) ?? new Set();
     set.add(listener);
     this.#watchers.set(id, set);
@@ -224,7 +191,7 @@ export class LiveHub {
     };
   }
 
-  /** Follows `id` from now on (after a resume from the page), if it is running. */
+  /** Follows `id` from now on (after a start or resume from the page), if it is not over. */
   async follow(id: string): Promise<void> {
     const meta = await this.#store.get(id);
     if (!meta) return;
@@ -232,26 +199,24 @@ export class LiveHub {
     if (!FINISHED_STATUSES.includes(meta.status)) await this.#track(meta);
   }
 
-  /** Stops following, drops the connections (the blocking one first). */
+  /** Stops following, drops the connections (the blocking ones first). */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#pollTimer);
-    this.#batcher.close();
+    this.#index?.close();
+    this.#cards.close();
     for (const t of this.#tracked.values()) clearTimeout(t.analysisTimer);
-    this.#wake?.();
-    this.#reader.disconnect();
     this.#sub.disconnect();
-    await this.#loop.catch(() => {});
+    await this.#streams.close();
     await Promise.allSettled([...this.#tracking.values()]);
     await closeRedis(this.#cmd);
   }
 
   async #start(): Promise<void> {
-    this.#readerId = Number(await this.#reader.client("ID"));
     this.#sub.on("message", (channel: string, message: string) => {
       if (channel === dispatchKeys.events) this.#onProgress(message);
     });
     await this.#sub.subscribe(dispatchKeys.events);
+    await this.#streams.start();
     const raw = await this.#cmd.zrevrange(
       conversationIndexKey(),
       0,
@@ -259,66 +224,29 @@ export class LiveHub {
       "WITHSCORES",
     );
     const ids: string[] = [];
+    let newest = 0;
     for (let i = 0; i < raw.length; i += 2) {
       ids.push(raw[i]!);
-      this.#lastScore = Math.max(this.#lastScore, Number(raw[i + 1]));
+      newest = Math.max(newest, Number(raw[i + 1]));
     }
-    const metas = await this.#metas(ids);
+    const metas = await readMetas(this.#cmd, ids);
     for (const meta of metas) this.#cards.set(meta.id, cardFromMeta(meta));
     await Promise.all(
       metas.filter((m) => !FINISHED_STATUSES.includes(m.status)).map((m) => this.#track(m)),
     );
-    await this.#poll();
-    this.#loop = this.#readLoop();
-  }
-
-  /** Metadata of `ids`, one pipeline; missing and invalid ones left out. */
-  async #metas(ids: readonly string[]): Promise<ConversationMeta[]> {
-    if (ids.length === 0) return [];
-    const pipe = this.#cmd.pipeline();
-    for (const id of ids) pipe.hgetall(conversationKeys(id).meta);
-    const replies = (await pipe.exec()) ?? [];
-    const out: ConversationMeta[] = [];
-    ids.forEach((id, i) => {
-      const [error, hash] = replies[i] ?? [];
-      if (error || !hash || Object.keys(hash).length === 0) return;
-      try {
-        out.push(decodeMetaHash(id, hash as Record<string, string>));
-      } catch {
-        // Invalid metadata: left for the user to inspect with the CLI.
-      }
+    this.#index = new IndexWatch(this.#cmd, newest, {
+      pollMs: this.#opts.pollMs,
+      deadAfterMs: this.#opts.deadAfterMs,
+      known: (id) => this.#cards.get(id) !== undefined,
+      onConversations: (fresh) => {
+        for (const meta of fresh) {
+          this.#cards.set(meta.id, cardFromMeta(meta));
+          if (!FINISHED_STATUSES.includes(meta.status)) void this.#track(meta).catch(() => {});
+        }
+      },
+      onPresence: (presence) => this.#setPresence(presence),
     });
-    return out;
-  }
-
-  /**
-   * New conversations and the pools' heartbeats, once per `pollMs`: no
-   * notification announces either (a run's first event comes from the
-   * manager that picks it up), and one pipelined look per second per server
-   * costs nothing next to the live streams.
-   */
-  async #poll(): Promise<void> {
-    if (this.#closed) return;
-    try {
-      const [[, fresh], [, beats]] = (await this.#cmd.pipeline()
-        .zrangebyscore(conversationIndexKey(), this.#lastScore, "+inf", "WITHSCORES")
-        .hgetall(dispatchKeys.heartbeats)
-        .exec()) as [[unknown, string[]], [unknown, Record<string, string>]];
-      const ids: string[] = [];
-      for (let i = 0; i < fresh.length; i += 2) {
-        const id = fresh[i]!;
-        this.#lastScore = Math.max(this.#lastScore, Number(fresh[i + 1]));
-        if (!this.#cards.has(id)) ids.push(id);
-      }
-      for (const meta of await this.#metas(ids)) {
-        this.#setCard(meta.id, cardFromMeta(meta));
-        if (!FINISHED_STATUSES.includes(meta.status)) void this.#track(meta);
-      }
-      this.#setPresence(workerPresence(beats ?? {}, Date.now(), this.#opts.deadAfterMs));
-    } catch (error) {
-      if (!this.#closed) log("web").debug("Poll failed: {error}", { error: String(error) });
-    }
-    if (!this.#closed) this.#pollTimer = setTimeout(() => this.#poll(), this.#opts.pollMs);
+    await this.#index.look();
   }
 
   #setPresence(presence: WorkerPresence): void {
@@ -334,8 +262,8 @@ export class LiveHub {
     if (!event) return;
     const card = this.#cards.get(event.id);
     if (!card) {
-      clearTimeout(this.#pollTimer);
-      void this.#poll();
+      // A run this server has not seen yet: look now rather than at the next poll.
+      void this.#index?.look();
       return;
     }
     this.#setCard(event.id, withProgress(card, event));
@@ -360,201 +288,63 @@ export class LiveHub {
       this.#cmd.xrevrange(key, "+", "-", "COUNT", _SEED_EVENTS),
       this.#store.transcript(meta.id),
     ]);
-    const t: _Tracked = {
-      id: meta.id,
-      key,
-      cursor: recent[0]?.[0] ?? "0-0",
-      meta: transcript.meta,
-      responses: transcript.responses,
-      rows: [],
-      inflight: new Map(),
-      notices: [],
-      analyzedAt: 0,
-    };
-    for (const [, fields] of recent.reverse()) {
+    const run = new FollowedRun(transcript.meta, transcript.responses);
+    for (const [, fields] of [...recent].reverse()) {
       const event = _liveEvent(fields);
-      if (event) this.#replayEvent(t, event);
+      if (event) run.replay(event);
     }
     if (this.#closed) return;
+    const t: _Tracked = { id: meta.id, key, run, analyzedAt: 0 };
     this.#tracked.set(meta.id, t);
-    this.#setCard(meta.id, withMeta(this.#cards.get(meta.id) ?? cardFromMeta(meta), t.meta));
+    this.#byKey.set(key, t);
+    this.#setCard(meta.id, withMeta(this.#card(t), run.meta));
     this.#analyze(t, true);
-    this.#readersChanged();
+    this.#streams.add(key, recent[0]?.[0] ?? "0-0");
   }
 
-  /** Rebuilds the turns being generated and the notices from the recent events. */
-  #replayEvent(t: _Tracked, event: LiveEvent): void {
-    if (event.type === "turn_start") t.inflight.set(event.seq, this.#inflight(t, event.agent));
-    else if (event.type === "token") {
-      const f = t.inflight.get(event.seq) ?? this.#inflight(t, event.agent);
-      f.text = (f.text + f.sanitizer.push(event.text)).slice(-_INFLIGHT_CHARS);
-      t.inflight.set(event.seq, f);
-    } else if (event.type === "turn_end" || event.type === "turn_abandoned") {
-      t.inflight.delete(event.seq);
-    } else if (event.type === "notice") t.notices.push(sanitizeText(event.text));
-    for (const seq of t.inflight.keys()) {
-      if (t.responses.some((r) => r.metadata.sequence_number === seq)) t.inflight.delete(seq);
+  #untrack(t: _Tracked): void {
+    this.#tracked.delete(t.id);
+    this.#byKey.delete(t.key);
+    this.#streams.remove(t.key);
+    clearTimeout(t.analysisTimer);
+  }
+
+  async #entries(key: string, entries: [string, string[]][]): Promise<void> {
+    const t = this.#byKey.get(key);
+    for (const [, fields] of entries) {
+      if (!t || this.#tracked.get(t.id) !== t) return;
+      const event = _liveEvent(fields);
+      if (event) await this.#apply(t, event);
     }
   }
 
-  #inflight(t: _Tracked, agent: 1 | 2, model?: string): _Inflight {
-    return {
-      agent,
-      model: sanitizeText(model ?? (agent === 1 ? t.meta.models.agent1 : t.meta.models.agent2), {
-        keepNewlines: false,
-      }),
-      text: "",
-      sanitizer: new StreamSanitizer(),
-    };
-  }
-
-  /** Wakes the blocked read so that it reads the streams of conversations just added. */
-  #readersChanged(): void {
-    if (this.#wake) {
-      const wake = this.#wake;
-      this.#wake = undefined;
-      wake();
-    } else if (this.#blocked) {
-      this.#cmd.client("UNBLOCK", this.#readerId).catch(() => {});
-    }
-  }
-
-  async #readLoop(): Promise<void> {
-    while (!this.#closed) {
-      const list = [...this.#tracked.values()];
-      if (list.length === 0) {
-        await new Promise<void>((resolve) => this.#wake = resolve);
-        continue;
-      }
-      let reply: [string, [string, string[]][]][] | null;
-      try {
-        this.#blocked = true;
-        reply = await (this.#reader.xread as (...args: (string | number)[]) => Promise<
-          [string, [string, string[]][]][] | null
-        >)(
-          "COUNT",
-          500,
-          "BLOCK",
-          this.#opts.blockMs,
-          "STREAMS",
-          ...list.map((t) => t.key),
-          ...list.map((t) => t.cursor),
-        );
-      } catch (error) {
-        if (this.#closed) return;
-        log("web").warning("Reading the live streams failed: {error}", { error: String(error) });
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      } finally {
-        this.#blocked = false;
-      }
-      const byKey = new Map(list.map((t) => [t.key, t]));
-      for (const [key, entries] of reply ?? []) {
-        const t = byKey.get(key);
-        if (!t) continue;
-        for (const [entryId, fields] of entries) {
-          if (this.#tracked.get(t.id) !== t) break;
-          t.cursor = entryId;
-          const event = _liveEvent(fields);
-          if (!event) continue;
-          try {
-            await this.#apply(t, event);
-          } catch (error) {
-            if (this.#closed) return;
-            log("web").warning("Cannot follow {id}: {error}", { id: t.id, error: String(error) });
-          }
-        }
-      }
-    }
-  }
-
+  /** One live event: the decision is the run's; reading what it names and telling viewers is here. */
   async #apply(t: _Tracked, event: LiveEvent): Promise<void> {
-    const card = this.#cards.get(t.id) ?? cardFromMeta(t.meta);
-    switch (event.type) {
-      case "turn_start": {
-        const f = this.#inflight(t, event.agent, event.model);
-        t.inflight.set(event.seq, f);
-        this.#setCard(t.id, withTurnStart(card, event.seq, event.agent));
-        this.#emit(t.id, {
-          type: "turn_start",
-          seq: event.seq,
-          agent: event.agent,
-          model: f.model,
-        });
-        return;
-      }
-      case "token": {
-        let f = t.inflight.get(event.seq);
-        if (!f) {
-          f = this.#inflight(t, event.agent);
-          t.inflight.set(event.seq, f);
-          this.#emit(t.id, {
-            type: "turn_start",
-            seq: event.seq,
-            agent: event.agent,
-            model: f.model,
-          });
-        }
-        const text = f.sanitizer.push(event.text);
-        if (text === "") return;
-        f.text = (f.text + text).slice(-_INFLIGHT_CHARS);
-        this.#setCard(t.id, withTokens(card, event.seq, event.agent, text));
-        this.#emit(t.id, { type: "tokens", seq: event.seq, agent: event.agent, text });
-        return;
-      }
-      case "turn_end": {
-        t.inflight.delete(event.seq);
-        const message = await this.#response(t.id, event.agent, event.message_id);
-        if (!message) return;
-        const seq = message.metadata.sequence_number;
-        t.responses = [...t.responses.filter((r) => r.metadata.sequence_number !== seq), message]
-          .sort((a, b) => a.metadata.sequence_number - b.metadata.sequence_number);
-        this.#setCard(t.id, withMessage(card, message));
-        const row = this.#analyze(t, this.#watchers.has(t.id))?.per_turn.find((r) => r.seq === seq);
-        this.#emit(t.id, {
-          type: "message",
-          message: messageView(message, t.meta.models),
-          ...(row ? { row } : {}),
-        });
-        return;
-      }
-      case "turn_abandoned":
-        t.inflight.delete(event.seq);
-        this.#setCard(t.id, { ...card, flags: [...new Set([...card.flags, "errors" as const])] });
-        this.#emit(t.id, {
-          type: "abandoned",
-          seq: event.seq,
-          reason: sanitizeText(event.reason, { keepNewlines: false }),
-        });
-        return;
-      case "notice": {
-        const text = sanitizeText(event.text);
-        t.notices.push(text);
-        this.#emit(t.id, { type: "notice", text });
-        return;
-      }
-      case "status":
-        await this.#statusChanged(t);
-        return;
+    const step = t.run.step(this.#card(t), event);
+    this.#setCard(t.id, step.card);
+    for (const e of step.events) this.#emit(t.id, e);
+    if (step.reply) {
+      const message = await readReply(this.#cmd, t.id, step.reply.agent, step.reply.messageId);
+      if (!message) return;
+      this.#setCard(t.id, t.run.accept(this.#card(t), message));
+      this.#analyze(t, this.#watchers.has(t.id));
+      this.#emit(t.id, t.run.messageEvent(message));
     }
+    if (step.statusChanged) await this.#statusChanged(t);
   }
 
   async #statusChanged(t: _Tracked): Promise<void> {
     const meta = await this.#store.get(t.id);
     if (!meta) return;
-    t.meta = meta;
-    const card = withMeta(this.#cards.get(t.id) ?? cardFromMeta(meta), meta);
+    t.run.meta = meta;
+    const card = withMeta(this.#card(t), meta);
     this.#setCard(t.id, card);
     this.#emit(t.id, { type: "card", card });
     if (!FINISHED_STATUSES.includes(meta.status)) return;
     // Ended: the record in Redis is the last word (accepted replies only).
-    this.#tracked.delete(t.id);
-    clearTimeout(t.analysisTimer);
+    this.#untrack(t);
     const analysis = analyzeRun(await this.#store.transcript(t.id));
-    const flagged = withAnalysisFlags(
-      this.#cards.get(t.id) ?? card,
-      analysis.flags.map((f) => f.code),
-    );
+    const flagged = withAnalysisFlags(this.#card(t), analysis.flags.map((f) => f.code));
     this.#setCard(t.id, flagged);
     this.#emit(t.id, { type: "card", card: flagged });
     this.#emit(t.id, { type: "analysis", analysis });
@@ -577,82 +367,18 @@ export class LiveHub {
     clearTimeout(t.analysisTimer);
     t.analysisTimer = undefined;
     t.analyzedAt = Date.now();
-    const analysis = analyzeRun({ meta: t.meta, responses: t.responses, requests: [] });
-    t.rows = analysis.per_turn;
-    const card = this.#cards.get(t.id);
-    if (card) this.#setCard(t.id, withAnalysisFlags(card, analysis.flags.map((f) => f.code)));
+    const analysis = analyzeRun({ meta: t.run.meta, responses: t.run.responses, requests: [] });
+    t.run.rows = analysis.per_turn;
+    this.#setCard(t.id, withAnalysisFlags(this.#card(t), analysis.flags.map((f) => f.code)));
     return analysis;
   }
 
-  /** The reply a `turn_end` names: written just before it, so among the last few entries. */
-  async #response(id: string, agent: 1 | 2, messageId: string) {
-    const recent = await this.#cmd.xrevrange(
-      conversationKeys(id).responses(agent),
-      "+",
-      "-",
-      "COUNT",
-      10,
-    );
-    for (const [, fields] of recent) {
-      try {
-        const message = decodeEntry(fields);
-        if (message.message_id === messageId) return message;
-      } catch {
-        // Invalid entries are the consumers' to dead-letter.
-      }
-    }
-    return undefined;
-  }
-
-  #liveSnapshot(t: _Tracked): ConversationSnapshot {
-    const card = this.#cards.get(t.id) ?? cardFromMeta(t.meta);
-    return {
-      card,
-      ...(t.meta.scenario ? { scenario: scenarioView(t.meta.scenario) } : {}),
-      messages: t.responses.map((r) => messageView(r, t.meta.models)),
-      rows: t.rows,
-      inflight: [...t.inflight].map(([seq, f]) => ({
-        seq,
-        agent: f.agent,
-        model: f.model,
-        text: f.text,
-      })),
-      notices: [...t.notices],
-    };
-  }
-
-  async #endedSnapshot(id: string): Promise<ConversationSnapshot | undefined> {
-    const meta = await this.#store.get(id);
-    if (!meta) return undefined;
-    const transcript = await this.#store.transcript(id);
-    const analysis = analyzeRun(transcript);
-    const card = withAnalysisFlags(
-      withMeta(this.#cards.get(id) ?? cardFromMeta(meta), meta),
-      analysis.flags.map((f) => f.code),
-    );
-    this.#setCard(id, card);
-    return {
-      card,
-      ...(meta.scenario ? { scenario: scenarioView(meta.scenario) } : {}),
-      messages: transcript.responses.map((r) => messageView(r, meta.models)),
-      rows: analysis.per_turn,
-      inflight: [],
-      notices: [],
-      ...(FINISHED_STATUSES.includes(meta.status) ? { analysis } : {}),
-    };
+  #card(t: _Tracked): ConversationCard {
+    return this.#cards.get(t.id) ?? cardFromMeta(t.run.meta);
   }
 
   #setCard(id: string, card: ConversationCard): void {
-    if (this.#cards.get(id) === card) return;
     this.#cards.set(id, card);
-    this.#batcher.mark(id);
-  }
-
-  #flushCards(ids: string[]): void {
-    if (this.#cardListeners.size === 0) return;
-    const cards = ids.flatMap((id) => this.#cards.get(id) ?? []);
-    const json = JSON.stringify({ cards, now: Date.now() });
-    for (const listener of this.#cardListeners) listener(json);
   }
 
   #emit(id: string, event: ConversationEvent): void {
