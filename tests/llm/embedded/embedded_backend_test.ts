@@ -269,6 +269,38 @@ embedded(
   },
 );
 
+embedded(
+  "EmbeddedBackend.close() during a generation stops it with `aborted` and still leaves no process",
+  async () => {
+    const b = backend();
+    let started!: () => void;
+    const streaming = new Promise<void>((resolve) => started = resolve);
+    // Its rejection is caught at once: it settles while close() is awaited.
+    const outcome = b.chat({ model: "tiny", messages: HELLO, maxTokens: 5000 }, {
+      onToken: () => started(),
+    }).then(() => undefined, (error: unknown) => error);
+    await streaming;
+    const pid = b.pid!;
+    await b.close();
+    const error = await outcome;
+    assert(error instanceof DialogueError && error.code === ErrorCode.Aborted, String(error));
+    assert(!(await processExists(pid)));
+  },
+);
+
+embedded(
+  "EmbeddedBackend.chat() past requestTimeoutMs fails with `llm_transient` saying so",
+  async () => {
+    await withBackend({ requestTimeoutMs: 200 }, async (b) => {
+      const error = await assertRejects<DialogueError>(
+        () => b.chat({ model: "tiny", messages: HELLO, maxTokens: 100_000 }),
+        (e) => e instanceof DialogueError && e.code === ErrorCode.LlmTransient,
+      );
+      assertStringIncludes(error.message, "did not finish within 200 ms");
+    });
+  },
+);
+
 embedded("EmbeddedBackend.embed() gives one vector per text, in order", async () => {
   await withBackend({}, async (b) => {
     const texts = Array.from({ length: 40 }, (_, i) => `The boat number ${i} sailed.`);
