@@ -31,9 +31,16 @@ export interface AgentProcessOptions {
 export async function runAgentProcess(options: AgentProcessOptions): Promise<number> {
   const { agent, signal } = options;
   const role = agent === 1 ? "agent1" : "agent2";
-  const { config } = await resolveBackends(options.config, { roles: [role], signal });
+  // Redis first: without it nothing can run, whatever the backends.
+  const redis = await connectRedis(options.config.redis, { name: `agent-${agent}` });
+  let config: Config;
+  try {
+    ({ config } = await resolveBackends(options.config, { roles: [role], signal }));
+  } catch (error) {
+    await closeRedis(redis);
+    throw error;
+  }
   const backends = new BackendSet(config);
-  const redis = await connectRedis(config.redis, { name: `agent-${agent}` });
   const blocking = await connectRedis(config.redis, {
     name: `agent-${agent}-reader`,
     blocking: true,
@@ -112,8 +119,17 @@ export interface AgentPoolProcessOptions {
 /** Serves agent tickets of every conversation until `signal` aborts; returns the exit code. */
 export async function runAgentPoolProcess(options: AgentPoolProcessOptions): Promise<number> {
   const { signal } = options;
-  const { config } = await resolveBackends(options.config, { roles: ["agent1", "agent2"], signal });
-  const redis = await connectRedis(config.redis, { name: "agent-pool" });
+  const redis = await connectRedis(options.config.redis, { name: "agent-pool" });
+  // Each run records its roles' backends and the pool follows them; its own
+  // settings only serve older runs. So nothing found is no reason to stop
+  // (Ollama may come up later): no role here is required to resolve.
+  let config: Config;
+  try {
+    ({ config } = await resolveBackends(options.config, { roles: [], signal }));
+  } catch (error) {
+    await closeRedis(redis);
+    throw error;
+  }
   // Pub/sub needs a connection of its own.
   const subscriber = await connectRedis(config.redis, {
     name: "agent-pool-control",

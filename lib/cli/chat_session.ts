@@ -68,20 +68,23 @@ const GRACE_MS = 5000;
  * completed, 130 when interrupted, 1 otherwise.
  */
 export async function runChat(options: ChatOptions): Promise<number> {
-  // Backends resolved once here: the children inherit concrete choices.
-  const { config, choices } = await resolveBackends(await _resolveRedis(options), {
-    roles: options.storyFile || options.resume
-      ? ["agent1", "agent2"]
-      : ["manager", "agent1", "agent2"],
-    pull: options.pull ?? false,
-    signal: options.signal,
-  });
-  console.error(`chat: ${backendsLine(choices)}`);
+  let config = await _resolveRedis(options);
   let redis: Redis | undefined;
   let supervisor: Supervisor | undefined;
   let ids: string[] = [];
   try {
     redis = await connectRedis(config.redis, { name: "chat" });
+    // Backends resolved once here (after Redis, without which nothing runs):
+    // the children inherit concrete choices.
+    const resolved = await resolveBackends(config, {
+      roles: options.storyFile || options.resume
+        ? ["agent1", "agent2"]
+        : ["manager", "agent1", "agent2"],
+      pull: options.pull ?? false,
+      signal: options.signal,
+    });
+    config = resolved.config;
+    console.error(`chat: ${backendsLine(resolved.choices)}`);
     await checkModels(config, options);
     ids = await _prepare(redis, config, options);
     const gaveUp = new AbortController();

@@ -83,7 +83,9 @@ export function chooseBackend(found: BackendFindings): BackendDecision {
   return {
     ok: false,
     problem: `Cannot choose a backend as ${absent} and no embedded model is configured: ` +
-      `start Ollama ('ollama serve'), or pass --model-file PATH (a GGUF file), ` +
-      `or --openai-base-url URL, or --backend embedded --pull to download ${found.defaultModelRef}`,
+      `start Ollama ('ollama serve', or set OLLAMA_HOST / --ollama-host), or pass --model-file PATH (a GGUF file), ` +
+      `or --openai-base-url URL, or --backend embedded --pull to download ${
+        found.defaultModelRef.replace(/#.*$/, "")
+      }`,
   };
 }

@@ -44,8 +44,9 @@ export interface ResolvedBackends {
 /**
  * Resolves every role's backend and the embedded model file.
  *
- * @throws {DialogueError} `usage` listing the ways forward when `auto` finds
- * nothing; `model_not_found` when an `hf:` model cannot be downloaded.
+ * @throws {DialogueError} `llm_unavailable` listing the ways forward when
+ * `auto` finds nothing; `model_not_found` when an `hf:` model cannot be
+ * downloaded.
  */
 export async function resolveBackends(
   input: Config,
@@ -84,7 +85,9 @@ export async function resolveBackends(
         _set(config, role, "ollama");
         continue;
       }
-      throw new DialogueError(ErrorCode.Usage, decision.problem);
+      // Not a mistake in what was typed but nothing to talk to: exit 1, as an
+      // unreachable Ollama always was.
+      throw new DialogueError(ErrorCode.LlmUnavailable, decision.problem);
     }
     if (decision.modelFile) config.embedded.model = decision.modelFile;
     choices[role] = { kind: decision.kind, reason: decision.reason };

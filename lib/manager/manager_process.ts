@@ -53,9 +53,17 @@ export async function runManagerProcess(options: ManagerProcessOptions): Promise
     : options.scenario
     ? ["agent1", "agent2"]
     : ["manager", "agent1", "agent2"];
-  const { config } = await resolveBackends(options.config, { roles, signal });
+  // Redis first: without it nothing can run, whatever the backends.
+  const redis = await connectRedis(options.config.redis, { name: "manager" });
+  let resolved;
+  try {
+    resolved = await resolveBackends(options.config, { roles, signal });
+  } catch (error) {
+    await closeRedis(redis);
+    throw error;
+  }
+  const config = resolved.config;
   const backends = new BackendSet(config);
-  const redis = await connectRedis(config.redis, { name: "manager" });
   const common = {
     config,
     redis,

@@ -39,7 +39,7 @@ const CASES: Case[] = [
     task: "analyze",
     args: ["--max-turns", "3"],
     line:
-      /^Flag --max-turns does not apply to deno task analyze: its flags are --json, .*--ollama-host, --num-ctx, --help$/,
+      /^Flag --max-turns does not apply to deno task analyze: its flags are --json, .*--ollama-host, --backend, --openai-base-url, --model-file, --num-ctx, --help$/,
   },
   {
     task: "clean",

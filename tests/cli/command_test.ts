@@ -125,7 +125,7 @@ Deno.test("a config flag that does not apply names the command and lists its fla
   );
 });
 
-Deno.test("observe and clean take the connection flags only; analyze adds --ollama-host and --num-ctx", () => {
+Deno.test("observe and clean take the connection flags only; analyze adds the backend flags and --num-ctx", () => {
   const taken = (definition: CommandDefinition<FlagSpecs>) =>
     ALL_CONFIG_FLAGS.filter((name) => {
       try {
@@ -139,7 +139,10 @@ Deno.test("observe and clean take the connection flags only; analyze adds --olla
   assertEquals(taken(CLEAN_COMMAND), [...CONNECTION_FLAGS]);
   assertEquals(
     taken(ANALYZE_COMMAND),
-    [...CONNECTION_FLAGS, "ollama-host", "num-ctx"].sort((a, b) =>
+    [...CONNECTION_FLAGS, "ollama-host", "backend", "openai-base-url", "model-file", "num-ctx"].sort((
+      a,
+      b,
+    ) =>
       ALL_CONFIG_FLAGS.indexOf(a as never) - ALL_CONFIG_FLAGS.indexOf(b as never)
     ),
   );

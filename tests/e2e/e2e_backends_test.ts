@@ -294,10 +294,12 @@ Deno.test("auto with no Ollama and no model: one line listing the ways forward, 
   const r = await rig();
   try {
     const run = await runEntrypoint("main.ts", ["--max-turns", "2", ...STORY], { env: r.env });
-    assertEquals(run.code, 2, run.stderr);
+    assertEquals(run.code, 1, run.stderr);
     const lines = run.stderr.trim().split("\n");
     assertEquals(lines.length, 1, run.stderr);
-    for (const way of ["ollama serve", "--model-file", "--openai-base-url", "--backend embedded"]) {
+    for (
+      const way of ["ollama serve", "OLLAMA_HOST", "--model-file", "--openai-base-url", "--pull"]
+    ) {
       assertStringIncludes(run.stderr, way);
     }
     assertEquals(await r.store.latest(), undefined, "no run was created");

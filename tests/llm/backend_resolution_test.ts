@@ -101,7 +101,7 @@ Deno.test("resolveBackends() with nothing to use fails at once, naming the ways 
     await assert.rejects(
       resolveBackends(config, { env: h.env }),
       (e: unknown) =>
-        e instanceof DialogueError && e.code === ErrorCode.Usage &&
+        e instanceof DialogueError && e.code === ErrorCode.LlmUnavailable &&
         e.message.includes("--model-file") && e.message.includes("--pull"),
     );
     // An agent pool resolves only its own roles: the manager's auto is left to Ollama.
