@@ -56,7 +56,10 @@ export async function readTurn(
   const missing = cache.missing(id, claim.seq);
   const perSlot = { 1: 0, 2: 0 } as Record<AgentId, number>;
   for (const s of missing) perSlot[agentForTurn(s)]++;
-  const fields: string[] = [..._STATUS_FIELDS, ...(cached ? [] : ["scenario", "models", "backends"])];
+  const fields: string[] = [
+    ..._STATUS_FIELDS,
+    ...(cached ? [] : ["scenario", "models", "backends"]),
+  ];
 
   const pipeline = redis.pipeline();
   if (!options.request) {

@@ -9,10 +9,10 @@ import { MAX_CONTENT_CHARS } from "../../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
 import { translateOllamaError } from "./ollama_errors.ts";
 import {
-  CONTENT_MARGIN_CHARS,
   type ChatOptions,
   type ChatRequest,
   type ChatResult,
+  CONTENT_MARGIN_CHARS,
   type EmbedOptions,
   emptyMetrics,
   type EnsureModelOptions,
