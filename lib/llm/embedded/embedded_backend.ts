@@ -21,7 +21,9 @@ import type {
   LlmBackend,
 } from "../llm_backend.ts";
 import { EMBED_BATCH } from "./host_protocol.ts";
-import { type HostAnswer, HostProcess, type HostReady } from "./host_process.ts";
+import type { HostAnswer, HostProcess } from "./host_process.ts";
+import { HostSupervisor } from "./host_supervisor.ts";
+import { untilAborted } from "./until_aborted.ts";
 import { type EnvLookup, parseModelSource, resolveModelSource } from "./model_source.ts";
 import { SequenceSlots } from "./sequence_slots.ts";
 
@@ -61,8 +63,7 @@ export class EmbeddedBackend implements LlmBackend {
   readonly #options: EmbeddedBackendOptions;
   readonly #env: EnvLookup;
   readonly #slots: SequenceSlots;
-  #host: HostProcess | undefined;
-  #starting: Promise<HostProcess> | undefined;
+  readonly #hosts: HostSupervisor;
 
   /** @throws {RangeError} when threads, sequences or the context are not positive integers. */
   constructor(options: EmbeddedBackendOptions) {
@@ -78,6 +79,14 @@ export class EmbeddedBackend implements LlmBackend {
     this.#options = options;
     this.#env = options.env ?? ((name) => Deno.env.get(name));
     this.#slots = new SequenceSlots(options.sequences);
+    this.#hosts = new HostSupervisor(async () => ({
+      // Checked (and an `hf:` model found in the cache) at each start.
+      modelFile: await resolveModelSource(options.modelFile, { env: this.#env }),
+      threads: options.threads,
+      gpu: options.gpu,
+      contextTokens: options.contextTokens,
+      sequences: options.sequences,
+    }));
     const source = parseModelSource(options.modelFile);
     const name = source.kind === "file" ? basename(source.path) : source.file;
     this.description = `embedded llama.cpp (${name}, ${options.sequences} sequence${
@@ -87,9 +96,18 @@ export class EmbeddedBackend implements LlmBackend {
 
   /** The model process's id while it runs (for diagnostics and tests). */
   get pid(): number | undefined {
-    return this.#host?.gone ? undefined : this.#host?.pid;
+    return this.#hosts.pid;
   }
 
+  /**
+   * Generates a reply in one of the model's sequences (waiting for a free
+   * one), streaming it through `onToken`. A history longer than the context
+   * is trimmed, oldest turns first; the result says how.
+   *
+   * @throws {DialogueError} `model_not_found`, `llm_unavailable` (the model
+   * process cannot start), `llm_transient` (it exited, or the request timed
+   * out), `invalid_output` (a schema llama.cpp cannot compile) or `aborted`.
+   */
   async chat(request: ChatRequest, options: ChatOptions = {}): Promise<EmbeddedChatResult> {
     const started = performance.now();
     const timeout = AbortSignal.timeout(this.#options.requestTimeoutMs ?? 300_000);
@@ -99,7 +117,7 @@ export class EmbeddedBackend implements LlmBackend {
     });
     let sent = false;
     try {
-      const { host, loadMs } = await this.#ready(signal);
+      const { host, loadMs } = await this.#hosts.ready(signal);
       let firstAt = 0;
       const { id, answer } = host.send({
         type: "chat",
@@ -117,7 +135,7 @@ export class EmbeddedBackend implements LlmBackend {
       // generation ended, not when a cancelled caller stops waiting.
       sent = true;
       answer.then(release, release);
-      const event = await _abortable(answer, signal, () => host.cancel(id)).catch((error) => {
+      const event = await untilAborted(answer, signal, () => host.cancel(id)).catch((error) => {
         throw this.#stopped(signal, options.signal, error);
       });
       if (event.type === "error") throw new DialogueError(event.code, event.message);
@@ -187,7 +205,7 @@ export class EmbeddedBackend implements LlmBackend {
           ),
       });
     }
-    await this.#ready(options.signal);
+    await this.#hosts.ready(options.signal);
   }
 
   /**
@@ -230,73 +248,20 @@ export class EmbeddedBackend implements LlmBackend {
    * later call starts a new process.
    */
   async close(): Promise<void> {
-    const starting = this.#starting;
-    this.#starting = undefined;
-    const host = this.#host ?? await starting?.catch(() => undefined);
-    this.#host = undefined;
-    await host?.close(this.#options.closeTimeoutMs ?? 10_000);
+    await this.#hosts.close(this.#options.closeTimeoutMs ?? 10_000);
   }
 
   async #ask(
     call: Parameters<HostProcess["send"]>[0],
     signal: AbortSignal | undefined,
   ): Promise<HostAnswer> {
-    const { host } = await this.#ready(signal);
+    const { host } = await this.#hosts.ready(signal);
     const { id, answer } = host.send(call);
-    const event = await _abortable(answer, signal, () => host.cancel(id)).catch((error) => {
+    const event = await untilAborted(answer, signal, () => host.cancel(id)).catch((error) => {
       throw this.#stopped(signal, signal, error);
     });
     if (event.type === "error") throw new DialogueError(event.code, event.message);
     return event;
-  }
-
-  /**
-   * The running host, started when there is none (or the last one exited),
-   * once loaded; `loadMs` is the load's when this call waited for it.
-   */
-  async #ready(signal?: AbortSignal): Promise<{ host: HostProcess; loadMs: number }> {
-    if (!this.#starting || this.#host?.gone) {
-      this.#host = undefined;
-      this.#starting = this.#start();
-    }
-    const starting = this.#starting;
-    try {
-      const host = await _abortable(starting, signal, () => {});
-      const waited = !host.loaded;
-      const ready = await _abortable(host.ready, signal, () => {});
-      return { host, loadMs: waited ? ready.loadMs : 0 };
-    } catch (error) {
-      // A failed start is forgotten, so the next call tries again.
-      if (this.#starting === starting && !this.#host?.loaded) {
-        this.#starting = undefined;
-        this.#host = undefined;
-      }
-      throw error;
-    }
-  }
-
-  async #start(): Promise<HostProcess> {
-    const modelFile = await resolveModelSource(this.#options.modelFile, { env: this.#env });
-    const host = new HostProcess({
-      modelFile,
-      threads: this.#options.threads,
-      gpu: this.#options.gpu,
-      contextTokens: this.#options.contextTokens,
-      sequences: this.#options.sequences,
-    });
-    this.#host = host;
-    host.ready.then((ready: HostReady) => {
-      log("llm").debug(
-        "Embedded model loaded in {ms} ms: {context} tokens × {sequences}, {wrapper}",
-        {
-          ms: Math.round(ready.loadMs),
-          context: ready.contextTokens,
-          sequences: ready.sequences,
-          wrapper: ready.chatWrapper,
-        },
-      );
-    }, () => {});
-    return host;
   }
 
   #stopped(
@@ -343,27 +308,6 @@ export function embeddedBackendFor(
     gpu: settings.gpu === "off" ? false : "auto",
     contextTokens: settings.context_tokens,
     sequences,
-  });
-}
-
-/** `promise`, or a rejection with `signal.reason` as soon as `signal` aborts (calling `onAbort`). */
-function _abortable<T>(
-  promise: Promise<T>,
-  signal: AbortSignal | undefined,
-  onAbort: () => void,
-): Promise<T> {
-  if (!signal) return promise;
-  if (signal.aborted) {
-    onAbort();
-    return Promise.reject(signal.reason);
-  }
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => {
-      onAbort();
-      reject(signal.reason);
-    };
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
   });
 }
 

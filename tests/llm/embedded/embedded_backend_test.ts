@@ -340,6 +340,27 @@ Deno.test("EmbeddedBackend.ensureModel() says in one line that a model file is m
   }
 });
 
+embedded(
+  "EmbeddedBackend retries a start that failed: a model file put in place afterwards is used",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dialogue-embedded-" });
+    const file = `${dir}/late.gguf`;
+    const b = backend({ modelFile: file });
+    try {
+      await assertRejects(
+        () => b.chat({ model: "tiny", messages: HELLO, maxTokens: 5 }),
+        (e) => e instanceof DialogueError && e.code === ErrorCode.ModelNotFound,
+      );
+      await Deno.copyFile(TINY_MODEL, file);
+      const result = await b.chat({ model: "tiny", messages: HELLO, maxTokens: 5 });
+      assertEquals(result.metrics.generatedTokens, 5);
+    } finally {
+      await b.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 Deno.test("embeddedBackendFor() maps the embedded settings: gpu off is false, K sequences", () => {
   const b = embeddedBackendFor({
     model_file: "/m/x.gguf",
