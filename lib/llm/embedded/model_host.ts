@@ -205,7 +205,7 @@ class _Host {
     if (!grammar) {
       grammar = this.#llama.createGrammarForJsonSchema(schema as never).catch((error) => {
         this.#grammars.delete(key);
-        const reason = String((error as Error).message ?? error).split("\n")[0];
+        const reason = _firstLine(error);
         throw new _Failure(
           ErrorCode.InvalidOutput,
           `Cannot use the structured-output schema as llama.cpp cannot compile its grammar (${reason}): send the generation-sized schema (lib/llm/generation_schema.ts), with smaller string and array bounds`,
@@ -228,7 +228,7 @@ class _Host {
       throw new _Failure(
         ErrorCode.ModelNotFound,
         `Cannot embed with ${this.#config.modelFile} as the model gives no embeddings (${
-          (error as Error).message
+          _firstLine(error)
         }): use a model that does, or turn topic drift off`,
       );
     });
@@ -245,7 +245,7 @@ class _Host {
   #fail(id: number, error: unknown): Promise<void> {
     const failure = error instanceof _Failure ? error : new _Failure(
       ErrorCode.LlmTransient,
-      `llama.cpp failed: ${(error as Error)?.message ?? error}`,
+      `llama.cpp failed: ${_firstLine(error)}`,
     );
     return _send({
       type: "error",
