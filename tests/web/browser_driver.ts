@@ -261,6 +261,8 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     const startedMessages = await page.locator(".message:not(.inflight)").count();
     await page.screenshot({ path: shot, fullPage: true });
     await page.goto(url, { waitUntil: "load" });
+    await page.locator(".card").nth(1).waitFor();
+    await page.screenshot({ path: shot.replace(/\.png$/, "_overview.png"), fullPage: true });
     _emit({
       type: "result",
       cardStatus,

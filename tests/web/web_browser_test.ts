@@ -2,8 +2,9 @@
  * The dashboard end to end in a real headless Chromium: runs served by real
  * pools against the Ollama double appear live with their figures, a hostile
  * reply (escape sequences, `<script>`, `<img onerror>`) shows as inert
- * text, a run started from the page completes, and a screenshot is saved
- * to `tests/artifacts/web_dashboard.png` (ignored by git).
+ * text, a run started from the page completes, and screenshots are saved
+ * to `tests/artifacts/web_dashboard.png` (the run started from the page)
+ * and `web_dashboard_overview.png` (the overview), ignored by git.
  */
 import { assert, assertEquals, assertStringIncludes } from "../helpers/assert.ts";
 import { hasChromium, startDriver } from "./browser_driver.ts";
@@ -98,6 +99,7 @@ Deno.test({
       assertEquals([meta.status, meta.turns], ["completed", 2]);
       assertEquals((await rig.ended(id)).status, "completed");
       assert((await Deno.stat(SHOT)).size > 20_000, "a screenshot with content");
+      assert((await Deno.stat(SHOT.replace(/\.png$/, "_overview.png"))).size > 10_000);
       assert(CONTENT_SECURITY_POLICY.includes("script-src 'self'"));
     } finally {
       await rig.close();

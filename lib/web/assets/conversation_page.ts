@@ -293,9 +293,8 @@ export function ConversationPage(props: { id: string; serverNow: number }) {
       </p>
       <p class="figures"><span data-field="turns">turn ${card.turns}/${card.max_turns}</span>
         ${
-    left !== undefined && html`
-      · <span data-field="left">${formatClock(left)} left</span>
-    `
+    left !== undefined &&
+    html`<span data-field="left">${` · ${formatClock(left)} left`}</span>`
   }
         ${
     card.flags.map((f) =>

@@ -39,20 +39,16 @@ const Card = memo(function Card(props: { card: ConversationCard; serverNow: numb
             .personas[1]}</span>
         </div>
         <div class="models" data-field="models">
-          ${c.models.agent1} (${c.backends.agent1}) · ${c.models.agent2} (${c.backends.agent2})
-          · manager ${c.models.manager} (${c.backends.manager})
-        </div>
-        <div class="figures">
-          <span data-field="turns">turn ${c.turns}/${c.max_turns}</span>
-          ${left !== undefined && html`
-            · <span data-field="left">${formatClock(left)} left</span>
-          `}
-          ${c.tokens_per_second !== undefined &&
-            html`
-              · <span data-field="tps">${c.tokens_per_second.toFixed(1)} tok/s</span>
-            `}
-        </div>
-        <div class="flags" data-field="flags">
+      ${`agent 1 ${c.models.agent1} (${c.backends.agent1}) · agent 2 ${c.models.agent2} (${c.backends.agent2}) · manager ${c.models.manager} (${c.backends.manager})`}
+    </div>
+    <div class="figures">
+      <span data-field="turns">turn ${c.turns}/${c.max_turns}</span>
+      ${left !== undefined &&
+        html`<span data-field="left">${` · ${formatClock(left)} left`}</span>`}
+      ${c.tokens_per_second !== undefined &&
+        html`<span data-field="tps">${` · ${c.tokens_per_second.toFixed(1)} tok/s`}</span>`}
+    </div>
+    <div class="flags" data-field="flags">
           ${c.flags.map((f) => html`<span class=${`flag flag-${f}`}>${f}</span>`)}
         </div>
         <p class=${`last ${speaker ? `agent-${speaker}` : ""}`} data-field="last">${c.last}</p>
