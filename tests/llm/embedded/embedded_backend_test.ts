@@ -361,6 +361,31 @@ embedded(
   },
 );
 
+Deno.test("EmbeddedBackend.ensureModel() says in one line that llama.cpp cannot load a file that only looks like GGUF", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "dialogue-embedded-" });
+  const file = `${dir}/broken.gguf`;
+  await Deno.writeFile(
+    file,
+    new Uint8Array([...new TextEncoder().encode("GGUF"), ...new Uint8Array(4096).fill(255)]),
+  );
+  const b = backend({ modelFile: file });
+  try {
+    const error = await assertRejects<DialogueError>(
+      () => b.ensureModel("tiny"),
+      (e) => e instanceof DialogueError && e.code === ErrorCode.ModelNotFound,
+    );
+    assertStringIncludes(
+      error.message,
+      `Cannot load the model file ${file} as llama.cpp refused it`,
+    );
+    assertStringIncludes(error.message, "--model-file PATH");
+    assert(!error.message.includes("\n"));
+  } finally {
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("embeddedBackendFor() maps the embedded settings: gpu off is false, K sequences", () => {
   const b = embeddedBackendFor({
     model_file: "/m/x.gguf",
