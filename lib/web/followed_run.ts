@@ -83,6 +83,17 @@ export class FollowedRun {
     }
   }
 
+  /**
+   * `card` showing the turn being generated now, if any (its text so far),
+   * after {@linkcode replay}: a run followed mid-turn shows its last words at once.
+   */
+  withCurrentTurn(card: ConversationCard): ConversationCard {
+    const seq = Math.max(0, ...this.#turns.keys());
+    const turn = this.#turns.get(seq);
+    if (!turn) return card;
+    return withTokens(withTurnStart(card, seq, turn.agent), seq, turn.agent, turn.text);
+  }
+
   /** What live event `event` does, given the run's card. */
   step(card: ConversationCard, event: LiveEvent): RunStep {
     switch (event.type) {

@@ -297,7 +297,7 @@ export class LiveHub {
     const t: _Tracked = { id: meta.id, key, run, analyzedAt: 0 };
     this.#tracked.set(meta.id, t);
     this.#byKey.set(key, t);
-    this.#setCard(meta.id, withMeta(this.#card(t), run.meta));
+    this.#setCard(meta.id, run.withCurrentTurn(withMeta(this.#card(t), run.meta)));
     this.#analyze(t, true);
     this.#streams.add(key, recent[0]?.[0] ?? "0-0");
   }

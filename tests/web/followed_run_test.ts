@@ -95,4 +95,6 @@ Deno.test("FollowedRun.replay() rebuilds the turn in progress and drops turns al
   const snap = run.snapshot(cardFromMeta(META));
   assertEquals(snap.inflight.map((f) => [f.seq, f.text]), [[2, "so far"]]);
   assertEquals([snap.messages.length, snap.notices], [1, ["stale"]]);
+  const card = run.withCurrentTurn(cardFromMeta(META));
+  assertEquals([card.last, card.speaking], ["so far", { seq: 2, agent: 2 }]);
 });

@@ -26,6 +26,8 @@ export interface WebRigOptions {
   host?: string;
   token?: string;
   hub?: WebServerOptions["hub"];
+  /** Redis with an append-only file, so a restart keeps the data. @default false */
+  aof?: boolean;
 }
 
 /** Redis, the double, the dashboard and (on demand) the pools of one test. */
@@ -45,6 +47,7 @@ export class WebRig {
   /** Starts redis-server, the double and the dashboard (on a free port). */
   static async start(options: WebRigOptions = {}): Promise<WebRig> {
     const fault = await FaultRig.start({
+      aof: options.aof ?? false,
       tokenDelayMs: options.tokenDelayMs ?? 5,
       wordsPerReply: options.wordsPerReply ?? 12,
     });

@@ -394,3 +394,23 @@ Deno.test("control actions with the token: start says when no worker is up, then
     await rig.close();
   }
 });
+
+Deno.test("after Redis restarts, the overview and a conversation's stream go on where they were", async () => {
+  const rig = await WebRig.start({ hub: FAST_HUB, aof: true });
+  try {
+    const id = await running(rig, "web-outage-1");
+    await live(rig, id, { type: "token", seq: 1, agent: 1, text: "before " });
+    const view = await SseReader.open(url(rig, `/api/conversations/${id}/events`));
+    const overview = await SseReader.open(url(rig, "/api/events"));
+    await view.next("the snapshot", (m) => m.data.includes("before"));
+    await rig.fault.redisServer.kill();
+    await rig.fault.redisServer.restart();
+    await until("Redis back", async () => (await rig.fault.redis.ping()) === "PONG" || undefined);
+    await live(rig, id, { type: "token", seq: 1, agent: 1, text: "after" });
+    await view.next("the token after the restart", (m) => m.data.includes('"text":"after"'));
+    await overview.next("the card after the restart", (m) => m.data.includes("before after"));
+    await Promise.all([view.close(), overview.close()]);
+  } finally {
+    await rig.close();
+  }
+});
