@@ -111,6 +111,7 @@ export class HostProcess {
       env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
+    this.ready.then(() => this.#holdLoop(), () => {});
     this.#done = Promise.all([this.#readEvents(), this.#readStderr(), this.#child.status])
       .then(([, , status]) => this.#onExit(status));
   }
@@ -144,6 +145,7 @@ export class HostProcess {
       this.#pending.set(id, { resolve, reject, onToken });
     });
     if (!this.#exit) this.#write({ ...call, id } as HostRequest);
+    this.#holdLoop();
     return { id, answer };
   }
 
@@ -157,6 +159,7 @@ export class HostProcess {
    * waits; past `timeoutMs` the process is killed.
    */
   async close(timeoutMs: number): Promise<void> {
+    this.#child.ref(); // the caller awaits the exit
     if (!this.#closing && !this.#exit) {
       this.#closing = true;
       this.#write({ type: "close" });
@@ -181,6 +184,18 @@ export class HostProcess {
     } catch {
       // already gone
     }
+  }
+
+  /**
+   * Keeps the caller's process alive only while something waits on the host
+   * (a load, a request): an idle host never holds a process that forgot to
+   * close the backend, and when that process exits the host's stdin ends,
+   * so it exits too.
+   */
+  #holdLoop(): void {
+    if (this.#exit || this.#closing) return;
+    if (this.#pending.size > 0 || !this.#loaded) this.#child.ref();
+    else this.#child.unref();
   }
 
   #write(request: HostRequest): void {
@@ -222,6 +237,7 @@ export class HostProcess {
         const pending = this.#pending.get(event.id);
         this.#pending.delete(event.id);
         pending?.resolve(event);
+        this.#holdLoop();
       }
     }
   }

@@ -46,15 +46,15 @@ async function withBackend(
   }
 }
 
-/** Whether process `pid` exists, asked of `ps` (never /proc). */
+/** Whether process `pid` runs, asked of `ps` (never /proc); a zombie waiting to be reaped has exited. */
 async function processExists(pid: number): Promise<boolean> {
   const out = await new Deno.Command("ps", {
-    args: ["-o", "pid=", "-p", String(pid)],
+    args: ["-o", "stat=", "-p", String(pid)],
     stdout: "piped",
     stderr: "null",
-  })
-    .output();
-  return new TextDecoder().decode(out.stdout).trim() === String(pid);
+  }).output();
+  const stat = new TextDecoder().decode(out.stdout).trim();
+  return stat !== "" && !stat.startsWith("Z");
 }
 
 const embedded = (name: string, fn: () => Promise<void>) =>
@@ -298,6 +298,54 @@ embedded(
       );
       assertStringIncludes(error.message, "did not finish within 200 ms");
     });
+  },
+);
+
+embedded(
+  "A process that never closes its EmbeddedBackend still exits, and its model process with it",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "dialogue-embedded-" });
+    try {
+      const script = `${dir}/forgets_close.ts`;
+      const backendUrl =
+        new URL("../../../lib/llm/embedded/embedded_backend.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        script,
+        `import { EmbeddedBackend } from ${JSON.stringify(backendUrl)};
+const b = new EmbeddedBackend({ modelFile: ${
+          JSON.stringify(TINY_MODEL)
+        }, threads: 1, gpu: false, contextTokens: 256, sequences: 1 });
+await b.chat({ model: "tiny", messages: [{ role: "user", content: "hi" }], maxTokens: 3 });
+console.log(b.pid);
+`,
+      );
+      const config = new URL("../../../deno.json", import.meta.url).pathname;
+      const run = await new Deno.Command("deno", {
+        args: [
+          "run",
+          "--quiet",
+          "--config",
+          config,
+          "--allow-read",
+          "--allow-env",
+          "--allow-run=deno",
+          script,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(run.code, 0, new TextDecoder().decode(run.stderr));
+      const pid = Number(new TextDecoder().decode(run.stdout).trim());
+      assert(pid > 0);
+      // The host notices its stdin ended and exits on its own: wait for that, bounded.
+      const deadline = Date.now() + 15_000;
+      while (await processExists(pid)) {
+        assert(Date.now() < deadline, `model process ${pid} outlived its parent`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );
 
