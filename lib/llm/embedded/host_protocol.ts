@@ -10,15 +10,13 @@
 import { z } from "zod";
 import { ErrorCode } from "../../base/dialogue_error.ts";
 import { MAX_CONTENT_CHARS } from "../../model/dialog_message.ts";
+import { CONTENT_MARGIN_CHARS } from "../llm_backend.ts";
 
 /**
- * Characters a reply may have beyond {@linkcode MAX_CONTENT_CHARS} before it
- * is cut as `length`: room for the JSON around a structured message (the same
- * margin as the Ollama backend's `CONTENT_MARGIN_CHARS`).
+ * Longest reply the host returns; a longer one is cut with `doneReason`
+ * "length" (the seam's margin, as every backend applies it).
  */
-export const REPLY_MARGIN_CHARS = 8192;
-/** Longest reply the host returns; a longer one is cut with `doneReason` "length". */
-export const MAX_REPLY_CHARS = MAX_CONTENT_CHARS + REPLY_MARGIN_CHARS;
+export const MAX_REPLY_CHARS = MAX_CONTENT_CHARS + CONTENT_MARGIN_CHARS;
 /** Longest text of one chat message sent to the host. */
 export const MAX_MESSAGE_CHARS = 1_000_000;
 /** Most messages in one request. */
