@@ -108,7 +108,11 @@ export class HostProcess {
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      // Only what Deno and llama.cpp need to find their caches: nothing of
+      // this process's environment (a REDIS_URL with a password, an API key)
+      // reaches a process that runs native code on model files.
+      clearEnv: true,
+      env: { ..._hostEnv(), NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.ready.then(() => this.#holdLoop(), () => {});
@@ -320,4 +324,30 @@ function _onPath(name: string): string | undefined {
     // no permission to read PATH or the folders
   }
   return undefined;
+}
+
+/** Variables the host inherits: where Deno, npm packages and temp files live. */
+const _HOST_ENV = [
+  "PATH",
+  "HOME",
+  "USERPROFILE",
+  "DENO_DIR",
+  "XDG_CACHE_HOME",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "LANG",
+];
+
+function _hostEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of _HOST_ENV) {
+    try {
+      const value = Deno.env.get(name);
+      if (value !== undefined) out[name] = value;
+    } catch {
+      // Not permitted to read it: the host goes without.
+    }
+  }
+  return out;
 }

@@ -444,3 +444,29 @@ Deno.test("embeddedBackendFor() maps the embedded settings: gpu off is false, K 
   assertEquals(b.kind, "embedded");
   assertEquals(b.description, "embedded llama.cpp (x.gguf, 4 sequences)");
 });
+
+embedded(
+  "the model process inherits none of this process's secrets: only PATH, HOME and the caches' variables",
+  async () => {
+    Deno.env.set("DIALOGUE_TEST_SECRET", "hunter2-in-env");
+    try {
+      await withBackend({}, async (b) => {
+        await b.chat({ model: "tiny", messages: HELLO, maxTokens: 4, seed: 1 });
+        const pid = b.pid;
+        assert(pid !== undefined, "the model process runs");
+        // `ps eww` shows a process's environment (never /proc).
+        const out = await new Deno.Command("ps", {
+          args: ["eww", "-o", "args=", "-p", String(pid)],
+          stdout: "piped",
+          stderr: "null",
+        }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        assertStringIncludes(text, "model_host.ts");
+        assert(!text.includes("hunter2-in-env"), "the secret stayed behind");
+        assert(!text.includes("DIALOGUE_TEST_SECRET"));
+      });
+    } finally {
+      Deno.env.delete("DIALOGUE_TEST_SECRET");
+    }
+  },
+);
