@@ -13,6 +13,7 @@ import type { DialogMessage } from "../model/dialog_message.ts";
 import { agentForTurn } from "../model/dialog_message.ts";
 import type { Scenario } from "../model/story.ts";
 import type { RunAnalysis, TurnRow } from "../analysis/run_analysis.ts";
+import type { GenerationRow } from "../analysis/generation_stats.ts";
 import { sanitizeText } from "../base/sanitize.ts";
 import type { ConversationCard } from "./conversation_card.ts";
 
@@ -35,6 +36,8 @@ export interface MessageView {
   error?: string;
   /** Why the last failed attempt failed, when the turn was retried (sanitized). */
   last_error?: string;
+  /** Its generation figures, as the analysis computes them (tokens, rates, times, overhead). */
+  figures?: GenerationRow;
 }
 
 /** A turn being generated, with what it said so far (sanitized). */
@@ -64,7 +67,8 @@ export type ConversationEvent =
   | { type: "snapshot"; snapshot: ConversationSnapshot }
   | { type: "turn_start"; seq: number; agent: 1 | 2; model: string }
   | { type: "tokens"; seq: number; agent: 1 | 2; text: string }
-  | { type: "message"; message: MessageView; row?: TurnRow }
+  | { type: "message"; message: MessageView }
+  | { type: "rows"; rows: TurnRow[] }
   | { type: "abandoned"; seq: number; reason: string }
   | { type: "notice"; text: string }
   | { type: "card"; card: ConversationCard }
@@ -92,6 +96,7 @@ export type ConversationEvent =
 export function messageView(
   message: DialogMessage,
   models: ConversationMeta["models"],
+  figures?: GenerationRow,
 ): MessageView {
   const md = message.metadata;
   const agent = md.agent_id ?? agentForTurn(md.sequence_number);
@@ -108,6 +113,9 @@ export function messageView(
   if (md.timing_source) view.timing_source = md.timing_source;
   if (md.error) view.error = _line(md.error);
   if (md.last_error) view.last_error = _line(md.last_error);
+  if (figures) {
+    view.figures = { ...figures, model: view.model, last_error: view.last_error ?? null };
+  }
   return view;
 }
 

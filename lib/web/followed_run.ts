@@ -5,7 +5,11 @@
  * rest changes the card and yields the events the conversation's viewers
  * get. Model text is sanitized here, token by token with one
  * {@linkcode StreamSanitizer} per turn, so an escape sequence split over two
- * token events is still removed whole.
+ * token events is still removed whole. Each accepted reply goes through the
+ * manager's incremental loop and staleness trackers (a few microseconds,
+ * where the whole analysis takes milliseconds), so a card's `loop` and
+ * `stale` flags appear with the turn that raises them, whatever the run's
+ * own `loop_action` and `stale_action`.
  *
  * @module
  */
@@ -13,6 +17,8 @@ import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { DialogMessage } from "../model/dialog_message.ts";
 import type { LiveEvent } from "../model/live_event.ts";
 import type { TurnRow } from "../analysis/run_analysis.ts";
+import { generationRow } from "../analysis/generation_stats.ts";
+import { LoopTracker, StaleTracker } from "../manager/incremental_detectors.ts";
 import { sanitizeText, StreamSanitizer } from "../base/sanitize.ts";
 import {
   addFlag,
@@ -24,6 +30,7 @@ import {
 import {
   type ConversationEvent,
   type ConversationSnapshot,
+  type MessageView,
   messageView,
   scenarioView,
 } from "./conversation_events.ts";
@@ -58,12 +65,17 @@ export class FollowedRun {
   /** Per-turn figures of the last analysis. */
   rows: TurnRow[] = [];
   readonly notices: string[] = [];
+  /** `loop` and `stale` as the trackers found them. */
+  readonly found = new Set<"loop" | "stale">();
   readonly #turns = new Map<number, _Turn>();
+  readonly #loop = new LoopTracker();
+  readonly #stale = new StaleTracker();
 
   /** @param responses the replies recorded so far, in turn order */
   constructor(meta: ConversationMeta, responses: DialogMessage[]) {
     this.meta = meta;
     this.responses = responses;
+    for (const r of responses) this.#detect(r);
   }
 
   /**
@@ -92,6 +104,13 @@ export class FollowedRun {
     const turn = this.#turns.get(seq);
     if (!turn) return card;
     return withTokens(withTurnStart(card, seq, turn.agent), seq, turn.agent, turn.text);
+  }
+
+  /** `card` with the `loop` and `stale` flags the trackers found. */
+  flagged(card: ConversationCard): ConversationCard {
+    let out = card;
+    for (const flag of this.found) out = { ...out, flags: addFlag(out.flags, flag) };
+    return out;
   }
 
   /** What live event `event` does, given the run's card. */
@@ -150,19 +169,30 @@ export class FollowedRun {
   accept(card: ConversationCard, message: DialogMessage): ConversationCard {
     const seq = message.metadata.sequence_number;
     this.#turns.delete(seq);
+    const fresh = !this.responses.some((r) => r.metadata.sequence_number === seq);
     this.responses = [...this.responses.filter((r) => r.metadata.sequence_number !== seq), message]
       .sort((a, b) => a.metadata.sequence_number - b.metadata.sequence_number);
-    return withMessage(card, message);
+    // The trackers take turns in order, once each: a reply read again changes nothing.
+    if (fresh && seq === this.responses.at(-1)?.metadata.sequence_number) this.#detect(message);
+    return this.flagged(withMessage(card, message));
   }
 
-  /** The `message` event of turn `seq`'s reply, with its row of figures when there is one. */
+  /** The `message` event of a reply, with its generation figures. */
   messageEvent(message: DialogMessage): ConversationEvent {
-    const row = this.rows.find((r) => r.seq === message.metadata.sequence_number);
-    return {
-      type: "message",
-      message: messageView(message, this.meta.models),
-      ...(row ? { row } : {}),
-    };
+    return { type: "message", message: this.view(message) };
+  }
+
+  /** A reply as the page shows it, with its figures (latency from the reply before it). */
+  view(message: DialogMessage): MessageView {
+    const seq = message.metadata.sequence_number;
+    const before = this.responses.filter((r) => r.metadata.sequence_number < seq).at(-1);
+    const previousAt = before?.queue_timestamp ?? this.meta.started_at;
+    const figures = generationRow(
+      message,
+      this.meta,
+      previousAt === undefined ? {} : { previousAt },
+    );
+    return messageView(message, this.meta.models, figures);
   }
 
   /** What a viewer who opens the conversation now sees. */
@@ -170,7 +200,7 @@ export class FollowedRun {
     return {
       card,
       ...(this.meta.scenario ? { scenario: scenarioView(this.meta.scenario) } : {}),
-      messages: this.responses.map((r) => messageView(r, this.meta.models)),
+      messages: this.responses.map((r) => this.view(r)),
       rows: this.rows,
       inflight: [...this.#turns].map(([seq, t]) => ({
         seq,
@@ -180,6 +210,15 @@ export class FollowedRun {
       })),
       notices: [...this.notices],
     };
+  }
+
+  #detect(message: DialogMessage): void {
+    const seq = message.metadata.sequence_number;
+    for (const [kind, tracker] of [["loop", this.#loop], ["stale", this.#stale]] as const) {
+      const step = tracker.peek(message.content, seq);
+      step.commit();
+      if (step.finding.detected) this.found.add(kind);
+    }
   }
 
   #turn(agent: 1 | 2, model?: string): _Turn {

@@ -20,7 +20,7 @@ import { parseProgressEvent } from "../model/progress_event.ts";
 import { closeRedis, connectRedis } from "../bus/redis_connection.ts";
 import { conversationIndexKey, conversationKeys, dispatchKeys } from "../bus/keys.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
-import { analyzeRun, type RunAnalysis } from "../analysis/run_analysis.ts";
+import { analyzeRun } from "../analysis/run_analysis.ts";
 import {
   cardFromMeta,
   type ConversationCard,
@@ -56,8 +56,13 @@ export type HubListener = JsonListener;
 
 /** Live events looked at when a run is first followed (what is being said now). */
 const _SEED_EVENTS = 400;
-/** Analyses of a run nobody is viewing are at most this frequent (its flags only). */
-const _QUIET_ANALYSIS_MS = 3000;
+/**
+ * A viewed run's analysis (its per-turn charts) is redone at most this often.
+ * The whole analysis of a 30-turn run takes ~20 ms: per turn of every run it
+ * would cost more than a core at 200 live runs, so runs nobody views get
+ * only the cheap incremental flags until they end.
+ */
+const _ANALYSIS_MS = 1000;
 
 /** A running conversation the hub follows: its state, its stream, when it was analysed. */
 interface _Tracked {
@@ -65,6 +70,8 @@ interface _Tracked {
   key: string;
   run: FollowedRun;
   analyzedAt: number;
+  /** Replies the last analysis saw (it is stale when more were accepted since). */
+  analyzedReplies: number;
   analysisTimer?: ReturnType<typeof setTimeout>;
 }
 
@@ -172,6 +179,9 @@ export class LiveHub {
       if (!FINISHED_STATUSES.includes(meta.status)) await this.#track(meta);
     }
     const tracked = this.#tracked.get(id);
+    if (tracked && tracked.analyzedReplies !== tracked.run.responses.length) {
+      this.#analyzeNow(tracked);
+    }
     const snapshot = tracked
       ? tracked.run.snapshot(this.#card(tracked))
       : await storedSnapshot(this.#store, id, this.#cards.get(id));
@@ -294,11 +304,10 @@ export class LiveHub {
       if (event) run.replay(event);
     }
     if (this.#closed) return;
-    const t: _Tracked = { id: meta.id, key, run, analyzedAt: 0 };
+    const t: _Tracked = { id: meta.id, key, run, analyzedAt: 0, analyzedReplies: -1 };
     this.#tracked.set(meta.id, t);
     this.#byKey.set(key, t);
-    this.#setCard(meta.id, run.withCurrentTurn(withMeta(this.#card(t), run.meta)));
-    this.#analyze(t, true);
+    this.#setCard(meta.id, run.flagged(run.withCurrentTurn(withMeta(this.#card(t), run.meta))));
     this.#streams.add(key, recent[0]?.[0] ?? "0-0");
   }
 
@@ -327,8 +336,8 @@ export class LiveHub {
       const message = await readReply(this.#cmd, t.id, step.reply.agent, step.reply.messageId);
       if (!message) return;
       this.#setCard(t.id, t.run.accept(this.#card(t), message));
-      this.#analyze(t, this.#watchers.has(t.id));
       this.#emit(t.id, t.run.messageEvent(message));
+      if (this.#watchers.has(t.id)) this.#analyzeSoon(t);
     }
     if (step.statusChanged) await this.#statusChanged(t);
   }
@@ -350,27 +359,29 @@ export class LiveHub {
     this.#emit(t.id, { type: "analysis", analysis });
   }
 
-  /**
-   * The analysis of what a running conversation has said so far, for its
-   * per-turn figures and its flags: at once when someone views it (or
-   * `now`), else at most every few seconds (only its card's flags need it).
-   */
-  #analyze(t: _Tracked, now: boolean): RunAnalysis | undefined {
-    const elapsed = Date.now() - t.analyzedAt;
-    if (!now && elapsed < _QUIET_ANALYSIS_MS) {
-      t.analysisTimer ??= setTimeout(() => {
-        t.analysisTimer = undefined;
-        if (this.#tracked.get(t.id) === t) this.#analyze(t, true);
-      }, _QUIET_ANALYSIS_MS - elapsed);
-      return undefined;
+  /** The viewed run's per-turn figures, redone now or after at most `_ANALYSIS_MS`. */
+  #analyzeSoon(t: _Tracked): void {
+    const wait = _ANALYSIS_MS - (Date.now() - t.analyzedAt);
+    if (wait <= 0) {
+      this.#analyzeNow(t);
+      return;
     }
+    t.analysisTimer ??= setTimeout(() => {
+      t.analysisTimer = undefined;
+      if (this.#tracked.get(t.id) === t && this.#watchers.has(t.id)) this.#analyzeNow(t);
+    }, wait);
+  }
+
+  /** Analyses what the run has said so far: its rows for the charts and its flags. */
+  #analyzeNow(t: _Tracked): void {
     clearTimeout(t.analysisTimer);
     t.analysisTimer = undefined;
     t.analyzedAt = Date.now();
+    t.analyzedReplies = t.run.responses.length;
     const analysis = analyzeRun({ meta: t.run.meta, responses: t.run.responses, requests: [] });
     t.run.rows = analysis.per_turn;
     this.#setCard(t.id, withAnalysisFlags(this.#card(t), analysis.flags.map((f) => f.code)));
-    return analysis;
+    this.#emit(t.id, { type: "rows", rows: analysis.per_turn });
   }
 
   #card(t: _Tracked): ConversationCard {

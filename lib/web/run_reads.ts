@@ -18,7 +18,8 @@ import {
   withAnalysisFlags,
   withMeta,
 } from "./conversation_card.ts";
-import { type ConversationSnapshot, messageView, scenarioView } from "./conversation_events.ts";
+import type { ConversationSnapshot } from "./conversation_events.ts";
+import { FollowedRun } from "./followed_run.ts";
 
 /**
  * The reply a `turn_end` names. It was written just before its event, so it
@@ -63,16 +64,14 @@ export async function storedSnapshot(
   if (!meta) return undefined;
   const transcript = await store.transcript(id);
   const analysis = analyzeRun(transcript);
+  const run = new FollowedRun(transcript.meta, transcript.responses);
+  run.rows = analysis.per_turn;
+  const flagged = withAnalysisFlags(
+    withMeta(card ?? cardFromMeta(meta), meta),
+    analysis.flags.map((f) => f.code),
+  );
   return {
-    card: withAnalysisFlags(
-      withMeta(card ?? cardFromMeta(meta), meta),
-      analysis.flags.map((f) => f.code),
-    ),
-    ...(meta.scenario ? { scenario: scenarioView(meta.scenario) } : {}),
-    messages: transcript.responses.map((r) => messageView(r, meta.models)),
-    rows: analysis.per_turn,
-    inflight: [],
-    notices: [],
+    ...run.snapshot(flagged),
     ...(FINISHED_STATUSES.includes(meta.status) ? { analysis } : {}),
   };
 }

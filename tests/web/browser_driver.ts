@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * Driving the dashboard in a real headless Chromium (Debian's package,
  * through playwright-core). playwright-core needs more than the test suite
@@ -8,12 +7,38 @@
  * defer its /proc check (as in the HTML report's browser test).
  *
  * Modes: `e2e URL ID SHOT` (the end-to-end scenario of
- * tests/web/web_browser_test.ts) and `latency URL ID` (token → DOM times
- * for bench/web_bench.ts).
+ * tests/web/web_browser_test.ts), `latency URL ID` (token → DOM times for
+ * bench/web_bench.ts) and `watch URL` (a user watching, for the bench's
+ * turn time with the dashboard open).
  *
  * @module
  */
 import type { BrowserContext, Page } from "playwright-core";
+
+/**
+ * The few browser globals the callbacks run in the page use. This file is
+ * type-checked without the DOM library (which would leak into every program
+ * that imports it), so each callback reads them through
+ * `globalThis as unknown as PageGlobals` (the cast vanishes when
+ * playwright sends the function's source to the page).
+ */
+interface PageGlobals {
+  document: {
+    querySelector(selector: string): { textContent: string | null } | null;
+    body: unknown;
+  };
+  location: { hash: string };
+  getComputedStyle(element: unknown): { color: string };
+  MutationObserver: new (callback: (records: PageMutation[]) => void) => {
+    observe(target: unknown, options: Record<string, boolean>): void;
+  };
+  addEventListener(type: string, listener: () => void): void;
+}
+interface PageMutation {
+  type: string;
+  target: { textContent: string | null };
+  addedNodes: Iterable<{ textContent: string | null }>;
+}
 
 /** Debian's Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -192,6 +217,7 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     // The card moves while the run goes on: its last words and turn counter.
     await page.waitForFunction(
       (cid) => {
+        const { document } = globalThis as unknown as PageGlobals;
         const el = document.querySelector(`.card[data-id="${cid}"] [data-field="last"]`);
         return (el?.textContent ?? "").length > 0;
       },
@@ -206,7 +232,10 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     let sawInflight = false;
     try {
       await page.waitForFunction(
-        () => (document.querySelector(".message.inflight .text")?.textContent ?? "").length > 0,
+        () => {
+          const { document } = globalThis as unknown as PageGlobals;
+          return (document.querySelector(".message.inflight .text")?.textContent ?? "").length > 0;
+        },
         undefined,
         { timeout: 20_000 },
       );
@@ -224,10 +253,12 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     const figures = await first.locator("[data-figure]").evaluateAll((els) =>
       els.map((el) => el.getAttribute("data-figure"))
     );
-    const colour1 = await first.evaluate((el) => getComputedStyle(el.querySelector("h3")!).color);
+    const colour1 = await first.evaluate((el) =>
+      (globalThis as unknown as PageGlobals).getComputedStyle(el.querySelector("h3")!).color
+    );
     await page.waitForSelector('.message:not(.inflight)[data-seq="2"]', { timeout: 30_000 });
     const colour2 = await page.locator('.message[data-seq="2"] h3').evaluate((el) =>
-      getComputedStyle(el).color
+      (globalThis as unknown as PageGlobals).getComputedStyle(el).color
     );
     const chartCanvases = await page.locator(".charts canvas").count();
     await page.waitForSelector('[data-field="analysis"]', { timeout: 60_000 });
@@ -313,14 +344,19 @@ async function _latency(url: string, id: string): Promise<void> {
         const scan = (text: string | null, at: number) => {
           for (const m of (text ?? "").matchAll(/⟦(\w+)⟧/g)) report(m[1]!, at);
         };
-        addEventListener("DOMContentLoaded", () => {
-          new MutationObserver((records) => {
+        const page = globalThis as unknown as PageGlobals;
+        page.addEventListener("DOMContentLoaded", () => {
+          new page.MutationObserver((records) => {
             const at = performance.timeOrigin + performance.now();
             for (const r of records) {
               if (r.type === "characterData") scan(r.target.textContent, at);
               for (const node of r.addedNodes) scan(node.textContent, at);
             }
-          }).observe(document.body, { childList: true, subtree: true, characterData: true });
+          }).observe(page.document.body, {
+            childList: true,
+            subtree: true,
+            characterData: true,
+          });
         });
       });
     }
@@ -336,9 +372,28 @@ async function _latency(url: string, id: string): Promise<void> {
   });
 }
 
+/**
+ * A user watching: the overview, then the first running conversation it
+ * shows, open until stdin closes. Prints `{type: "watching", id}`.
+ */
+async function _watch(url: string): Promise<void> {
+  await _browser(async (page, context) => {
+    const overview = await context.newPage();
+    await overview.goto(url, { waitUntil: "load" });
+    await page.goto(url, { waitUntil: "load" });
+    const card = page.locator(".card.status-running").first();
+    await card.waitFor({ timeout: 120_000 });
+    const id = await card.getAttribute("data-id");
+    await card.click();
+    _emit({ type: "watching", id });
+    for await (const _ of Deno.stdin.readable) { /* the bench closes stdin when done */ }
+  });
+}
+
 if (import.meta.main) {
   const [mode, ...args] = Deno.args;
   if (mode === "e2e") await _e2e(args[0]!, args[1]!, args[2]!);
   else if (mode === "latency") await _latency(args[0]!, args[1]!);
-  else throw new Error(`Unknown mode ${mode}: e2e or latency`);
+  else if (mode === "watch") await _watch(args[0]!);
+  else throw new Error(`Unknown mode ${mode}: e2e, latency or watch`);
 }

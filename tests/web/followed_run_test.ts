@@ -98,3 +98,19 @@ Deno.test("FollowedRun.replay() rebuilds the turn in progress and drops turns al
   const card = run.withCurrentTurn(cardFromMeta(META));
   assertEquals([card.last, card.speaking], ["so far", { seq: 2, agent: 2 }]);
 });
+
+Deno.test("FollowedRun flags a loop from three identical replies with the manager's incremental tracker, once per turn", () => {
+  const same = (seq: number) =>
+    DialogMessage.parse({
+      ...reply(seq),
+      content: "We must fix the lamp now before the ship arrives",
+    });
+  const run = new FollowedRun(META, [same(1), same(2)]);
+  let card = run.flagged(cardFromMeta(META));
+  assertEquals(card.flags, []);
+  card = run.accept(card, same(3));
+  assertEquals(card.flags, ["loop"]);
+  assertEquals(run.view(same(3)).figures?.seq, 3, "each message carries its figures");
+  const fresh = new FollowedRun(META, [same(1), same(2), same(3)]);
+  assertEquals(fresh.flagged(cardFromMeta(META)).flags, ["loop"], "found in the replies read back");
+});

@@ -282,11 +282,18 @@ Deno.test("a conversation's stream sends its snapshot, tokens in order with esca
     const m = JSON.parse(message.data) as Extract<ConversationEvent, { type: "message" }>;
     assertEquals(m.message.content, "Hello world <b>");
     assertEquals(m.message.token_source, "reported");
-    assertEquals(
-      [m.row?.tokens, m.row?.tokens_per_second, m.row?.ttft_ms, m.row?.generation_ms],
-      [7, 58.3, 21, 120],
-    );
-    assertEquals([m.row?.bus_overhead_ms, m.row?.done_reason, m.row?.attempts], [4.5, "length", 2]);
+    const f = m.message.figures;
+    assertEquals([f?.tokens, f?.tokens_per_second, f?.ttft_ms, f?.generation_ms], [
+      7,
+      58.3,
+      21,
+      120,
+    ]);
+    assertEquals([f?.bus_overhead_ms, f?.done_reason, f?.attempts], [4.5, "length", 2]);
+    // Someone views the run: its per-turn rows (the charts) follow.
+    const rows = await tab.next("the rows", (e) => e.data.includes('"type":"rows"'));
+    const r = JSON.parse(rows.data) as Extract<ConversationEvent, { type: "rows" }>;
+    assertEquals(r.rows.map((row) => [row.seq, row.tokens]), [[1, 7]]);
     await live(rig, id, { type: "turn_start", seq: 2, agent: 2, model: "tiny", at: Date.now() });
     await reply(rig, id, 2, "Bye.");
     await endRun(rig.fault.redis, id, { status: "completed", reason: "max_turns" });

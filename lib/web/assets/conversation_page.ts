@@ -43,8 +43,8 @@ class _TokenSinks {
   }
 }
 
-function Figures(props: { m: MessageView; row: TurnRow | undefined }) {
-  const r = props.row;
+function Figures(props: { m: MessageView }) {
+  const r = props.m.figures;
   const items: [string, string][] = [];
   if (r) {
     items.push(["tokens", `${r.tokens}${r.done_reason === "length" ? " (cut at the limit)" : ""}`]);
@@ -73,12 +73,12 @@ function Figures(props: { m: MessageView; row: TurnRow | undefined }) {
   </dl>`;
 }
 
-function Message(props: { m: MessageView; row: TurnRow | undefined; name: string }) {
+function Message(props: { m: MessageView; name: string }) {
   const m = props.m;
   return html`<article class=${`message agent-${m.agent}`} data-seq=${m.seq}>
     <h3>[${m.seq}] ${props.name} <span class="model">(${m.model})</span></h3>
     <p class="text">${m.content}</p>
-    <${Figures} m=${m} row=${props.row} />
+    <${Figures} m=${m} />
     ${m.references.length > 0 && html`<p class="refs">references: ${m.references.join(" · ")}</p>`}
     ${m.last_error && html`<p class="retry">retried after: ${m.last_error}</p>`}
     ${m.error && html`<p class="error">${m.error}</p>`}
@@ -234,8 +234,10 @@ export function ConversationPage(props: { id: string; serverNow: number }) {
                 a,
                 b,
               ) => a.seq - b.seq),
-              rows: e.row ? [...s.rows.filter((r) => r.seq !== e.row!.seq), e.row] : s.rows,
             }));
+            return;
+          case "rows":
+            update((s) => ({ ...s, rows: e.rows }));
             return;
           case "abandoned":
             sinks.texts.delete(e.seq);
@@ -278,7 +280,6 @@ export function ConversationPage(props: { id: string; serverNow: number }) {
       setActionError((err as Error).message);
     }
   };
-  const rowOf = (seq: number) => snap.rows.find((r) => r.seq === seq);
   const messages = replay ? snap.messages.slice(0, replay.shown) : snap.messages;
   const typing = replay ? snap.messages[replay.shown] : undefined;
   return html`<section class="conversation" data-id=${props.id}>
@@ -356,11 +357,7 @@ export function ConversationPage(props: { id: string; serverNow: number }) {
     }</ul>`
   }
     <div class="messages">
-      ${
-    messages.map((m) =>
-      html`<${Message} key=${m.seq} m=${m} row=${rowOf(m.seq)} name=${names[m.agent - 1]} />`
-    )
-  }
+      ${messages.map((m) => html`<${Message} key=${m.seq} m=${m} name=${names[m.agent - 1]} />`)}
       ${
     typing && html`
       <article class=${`message replaying agent-${typing.agent}`}>
