@@ -11,9 +11,13 @@
  * target) and the overview card (batched to four updates a second by
  * design, so its p50 is about half the batch interval).
  *
+ * Then the agents' turn time, `deno task chat --pairs 4 --max-turns 30`
+ * against the zero-latency double, without the dashboard, with the server
+ * alone, and with the server and a browser watching, in interleaved rounds.
+ *
  * Run it alone:
- * `deno run --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys=hostname bench/web_bench.ts`
- * (a minute or so). Not a test: a missed target fails nothing. Skipped, with
+ * `deno run --allow-net --allow-env --allow-read --allow-write --allow-run --allow-sys=hostname bench/web_bench.ts [--latency | --turns]`
+ * (about two minutes; `--latency` or `--turns` runs one part). Not a test: a missed target fails nothing. Skipped, with
  * a message, without /usr/bin/chromium.
  *
  * @module
@@ -27,6 +31,8 @@ import { queueLive } from "../lib/bus/live_feed.ts";
 import { startWebServer } from "../lib/web/web_server.ts";
 import { hasChromium, startDriver } from "../tests/web/browser_driver.ts";
 import { percentile } from "./bench_stats.ts";
+import { startDouble } from "./double_process.ts";
+import { chatCommand, runProject } from "./project_run.ts";
 
 /** Live conversations per scenario. */
 const SCENARIOS = [1, 200] as const;
@@ -36,6 +42,10 @@ const SAMPLES = 300;
 const LOAD_INTERVAL_MS = 100;
 /** Target of issue 10. */
 const TARGET_P99_MS = 50;
+/** The turn-time comparison: `deno task chat` with these, without and with the dashboard open. */
+const TURN_RUN = { pairs: 4, maxTurns: 30, timeLimitMs: 90_000 } as const;
+/** Rounds of the three turn-time runs. */
+const TURN_ROUNDS = 2;
 
 const _log = (text: string) => console.error(`web bench: ${text}`);
 const _now = () => performance.timeOrigin + performance.now();
@@ -49,18 +59,125 @@ interface Figures {
   eventsPerSecond: number;
 }
 
-if (import.meta.main) await main();
-
 async function main(): Promise<void> {
   if (!(await hasChromium())) {
     console.log("web bench: skipped, /usr/bin/chromium is absent (apt-get install -y chromium)");
     return;
   }
-  const results: Figures[] = [];
-  for (const n of SCENARIOS) results.push(await scenario(n));
-  console.log(formatTable(results));
+  const only = Deno.args[0];
+  if (only !== undefined && only !== "--latency" && only !== "--turns") {
+    throw new Error(`Unknown argument ${only}: --latency or --turns runs only that part`);
+  }
+  if (only !== "--turns") {
+    const results: Figures[] = [];
+    for (const n of SCENARIOS) results.push(await scenario(n));
+    console.log(formatTable(results));
+  }
+  if (only !== "--latency") {
+    // Interleaved rounds, so that what else the machine does weighs on each watcher alike.
+    const turns = new Map<Watcher, TurnTimes>();
+    for (let round = 0; round < TURN_ROUNDS; round++) {
+      for (const watcher of ["none", "server", "browser"] as const) {
+        const t = await turnTimes(watcher);
+        const sum = turns.get(watcher);
+        turns.set(
+          watcher,
+          sum
+            ? {
+              ...sum,
+              turns: sum.turns + t.turns,
+              wall: [...sum.wall, ...t.wall],
+              gap: [...sum.gap, ...t.gap],
+              ...(t.why ? { why: t.why } : {}),
+            }
+            : t,
+        );
+      }
+    }
+    console.log(formatTurns([...turns.values()]));
+  }
 }
 
+/** What is watching: nothing, the dashboard server alone, or the server and a browser. */
+type Watcher = "none" | "server" | "browser";
+
+/** Turn wall times of `deno task chat` against the zero-latency double, with a watcher. */
+interface TurnTimes {
+  watcher: Watcher;
+  turns: number;
+  wall: number[];
+  gap: number[];
+  why?: string;
+}
+
+const _WATCHERS: Record<Watcher, string> = {
+  none: "without the dashboard",
+  server: "dashboard, no tab open",
+  browser: "dashboard, overview + conversation open",
+};
+
+async function turnTimes(watcher: Watcher): Promise<TurnTimes> {
+  _log(`turn time, ${_WATCHERS[watcher]}…`);
+  const server = await RedisServer.start();
+  const double = await startDouble();
+  const config = parseConfig({ redis: { url: server.url } });
+  const redis = await connectRedis(config.redis, { name: "web-bench" });
+  const web = watcher !== "none"
+    ? await startWebServer({
+      config,
+      configFor: (layer) =>
+        Promise.resolve(parseConfig(mergeLayers({ redis: { url: server.url } }, layer))),
+      port: 0,
+    })
+    : undefined;
+  const driver = web && watcher === "browser" ? startDriver("watch", [web.url]) : undefined;
+  try {
+    const result = await runProject({
+      redis,
+      redisUrl: server.url,
+      doubleUrl: double.url,
+      ...TURN_RUN,
+    });
+    if (!result.available) return { watcher, turns: 0, wall: [], gap: [], why: result.why };
+    if (driver) {
+      await driver.next("watching", 5_000).catch(() => _log("the viewer did not attach in time"));
+    }
+    return {
+      watcher,
+      turns: result.turns.length,
+      wall: result.turns.map((t) => t.wallMs),
+      gap: result.turns.map((t) => t.gapMs),
+    };
+  } finally {
+    if (driver) {
+      const { code, stderr } = await driver.done(30_000);
+      if (code !== 0) _log(`the viewer exited with ${code}: ${stderr.slice(-1500)}`);
+    }
+    await web?.close();
+    await closeRedis(redis);
+    await double.stop();
+    await server.stop();
+  }
+}
+
+function formatTurns(rows: readonly TurnTimes[]): string {
+  const ms = (v: number) => Number.isFinite(v) ? `${v.toFixed(1)} ms` : "—";
+  const base = percentile(rows[0]?.wall ?? [], 50);
+  const width = Math.max(...Object.values(_WATCHERS).map((w) => w.length));
+  const lines = [`Agents' turn time, ${chatCommand(TURN_RUN)}, zero-latency double:`];
+  for (const r of rows) {
+    const p50 = percentile(r.wall, 50);
+    lines.push(
+      `  ${_WATCHERS[r.watcher].padEnd(width)}  ${r.turns} turns  wall p50 ${ms(p50)}  ` +
+        `p99 ${ms(percentile(r.wall, 99))}  turn gap p50 ${ms(percentile(r.gap, 50))}` +
+        (r.watcher !== "none" && Number.isFinite(p50 / base)
+          ? `  (${(p50 / base).toFixed(2)}×)`
+          : "") +
+        (r.why ? `  (${r.why})` : ""),
+    );
+  }
+  return lines.join("\n");
+}
 async function scenario(n: number): Promise<Figures> {
   _log(`${n} live conversation(s)…`);
   const server = await RedisServer.start();
@@ -213,3 +330,5 @@ function formatTable(results: readonly Figures[]): string {
     ...rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join("  ").trimEnd()),
   ].join("\n");
 }
+
+if (import.meta.main) await main();

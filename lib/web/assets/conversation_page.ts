@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { memo } from "preact/compat";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { html } from "./html.ts";
 import { openStream, postJson } from "./api.ts";
@@ -73,7 +74,8 @@ function Figures(props: { m: MessageView }) {
   </dl>`;
 }
 
-function Message(props: { m: MessageView; name: string }) {
+/** A finished message; re-rendered only when it changes (a long conversation stays cheap). */
+const Message = memo(function Message(props: { m: MessageView; name: string }) {
   const m = props.m;
   return html`<article class=${`message agent-${m.agent}`} data-seq=${m.seq}>
     <h3>[${m.seq}] ${props.name} <span class="model">(${m.model})</span></h3>
@@ -83,7 +85,7 @@ function Message(props: { m: MessageView; name: string }) {
     ${m.last_error && html`<p class="retry">retried after: ${m.last_error}</p>`}
     ${m.error && html`<p class="error">${m.error}</p>`}
   </article>`;
-}
+}, (a, b) => a.m === b.m && a.name === b.name);
 
 function Inflight(props: { turn: InflightView; name: string; sinks: _TokenSinks }) {
   const ref = useRef<HTMLParagraphElement>(null);
