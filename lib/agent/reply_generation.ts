@@ -14,7 +14,7 @@ import type { ChatResult, LlmBackend } from "../llm/llm_backend.ts";
 import { buildAgentChat } from "./agent_chat.ts";
 import { JsonFieldStream } from "./json_field_stream.ts";
 import { parseReply, REPLY_JSON_SCHEMA, replyMessage } from "./agent_reply.ts";
-import { backoffDelay, sleep } from "../base/backoff.ts";
+import { retryDelay, sleep } from "../base/backoff.ts";
 
 /** How a generation ended. */
 export type GenerationOutcome =
@@ -80,10 +80,10 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
   let llmMs = 0;
   let received = 0;
   /** Says the failure of `attempt`; "retrying" only when another attempt follows. */
-  const failed = async (attempt: number, text: string): Promise<void> => {
+  const failed = async (attempt: number, text: string, retryAfterMs?: number): Promise<void> => {
     if (attempt >= attempts) return;
     input.onRetry(`attempt ${attempt}/${attempts} failed: ${text}; retrying`);
-    await sleep(backoffDelay(attempt), signal);
+    await sleep(retryDelay(attempt, retryAfterMs), signal);
   };
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const field = json ? new JsonFieldStream("message") : undefined;
@@ -122,7 +122,7 @@ export async function generateReply(input: GenerateReplyInput): Promise<Generati
       }
       problem = error.message;
       blame = error.code === ErrorCode.LlmTransient ? "server" : "model";
-      await failed(attempt, problem);
+      await failed(attempt, problem, error.retryAfterMs);
       continue;
     }
     llmMs += result.wallMs;

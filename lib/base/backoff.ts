@@ -26,6 +26,24 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   return raw * (0.5 + (options.random ?? Math.random)());
 }
 
+/** Longest `Retry-After` honoured: a server asking for more is retried sooner. */
+export const MAX_RETRY_AFTER_MS = 30_000;
+
+/**
+ * The pause before retry number `attempt`: the backoff, or the server's
+ * `Retry-After` when it asked for longer (capped at
+ * {@linkcode MAX_RETRY_AFTER_MS}, so a hostile header cannot park a turn).
+ */
+export function retryDelay(
+  attempt: number,
+  retryAfterMs?: number,
+  options: BackoffOptions = {},
+): number {
+  const backoff = backoffDelay(attempt, options);
+  if (retryAfterMs === undefined || !Number.isFinite(retryAfterMs)) return backoff;
+  return Math.max(backoff, Math.min(Math.max(0, retryAfterMs), MAX_RETRY_AFTER_MS));
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -26,16 +26,28 @@ export enum ErrorCode {
   Aborted = "aborted",
 }
 
+/** Options of a {@linkcode DialogueError}. */
+export interface DialogueErrorOptions extends ErrorOptions {
+  /**
+   * How long the server asked to be left alone before a retry (a 429's or
+   * 503's `Retry-After`), in milliseconds.
+   */
+  retryAfterMs?: number;
+}
+
 /** An error with a message meant for the user. */
 export class DialogueError extends Error {
   /** What kind of failure this is. */
   readonly code: ErrorCode;
+  /** The server's `Retry-After`, when it gave one (ms). */
+  readonly retryAfterMs: number | undefined;
 
   /** Creates an error; `message` must say what was wrong and what to do. */
-  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: DialogueErrorOptions) {
     super(message, options);
     this.name = "DialogueError";
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -13,7 +13,7 @@ import { Scenario } from "../model/story.ts";
 import { parseStructuredReply } from "../llm/structured_reply.ts";
 import { generationSchema } from "../llm/generation_schema.ts";
 import { log } from "../base/logger.ts";
-import { backoffDelay, sleep } from "../base/backoff.ts";
+import { retryDelay, sleep } from "../base/backoff.ts";
 import { readUserFile } from "../base/user_file.ts";
 
 /** Options of {@linkcode writeScenario}. */
@@ -110,7 +110,7 @@ export async function writeScenario(
       });
       if (attempt < attempts) {
         progress(`Scenario attempt ${attempt}/${attempts} failed: ${problem}; retrying`);
-        await sleep(backoffDelay(attempt), signal);
+        await sleep(retryDelay(attempt, error.retryAfterMs), signal);
       }
       continue;
     }

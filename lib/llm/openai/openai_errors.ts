@@ -114,12 +114,16 @@ export function statusError(
     return new DialogueError(
       ErrorCode.LlmTransient,
       `${where} is rate limiting requests (429${said}): ${when}`,
+      seconds === undefined ? {} : { retryAfterMs: seconds * 1000 },
     );
   }
   const refused = status === 400 || status === 413 || status === 422;
+  // A 503 may say when to come back too (llama.cpp's server while it loads).
+  const later = status === 503 ? retryAfterSeconds(context.retryAfter ?? null) : undefined;
   return new DialogueError(
     refused ? ErrorCode.InvalidOutput : ErrorCode.LlmTransient,
     `${where} answered ${status} to ${context.path}${said}`,
+    later === undefined ? {} : { retryAfterMs: later * 1000 },
   );
 }
 
