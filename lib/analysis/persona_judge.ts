@@ -11,6 +11,7 @@ import { z } from "zod";
 import { agentForTurn, type AgentId, type DialogMessage } from "../model/dialog_message.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import type { LlmBackend } from "../llm/llm_backend.ts";
+import { generationSchema } from "../llm/generation_schema.ts";
 import type { Scenario } from "../model/story.ts";
 import { mean, round } from "./stats.ts";
 import { parseStructuredReply } from "../llm/structured_reply.ts";
@@ -44,10 +45,9 @@ export const PersonaVerdict = z.object({
 export type PersonaVerdict = z.infer<typeof PersonaVerdict>;
 
 /** JSON schema of {@linkcode PersonaVerdict}, sent to the model. */
-export const PERSONA_VERDICT_JSON_SCHEMA = z.toJSONSchema(PersonaVerdict) as Record<
-  string,
-  unknown
->;
+export const PERSONA_VERDICT_JSON_SCHEMA = generationSchema(
+  z.toJSONSchema(PersonaVerdict) as Record<string, unknown>,
+);
 
 /** The judge's result for one agent; `scores` is null when every attempt failed. */
 export const AgentJudgement = z.object({

@@ -65,8 +65,9 @@ const DROPPED = new Set([
  * Every string's `maxLength` becomes at most `maxStringLength` (and strings
  * without one get it), every array's `maxItems` at most `maxItems`, objects
  * close with `additionalProperties: false`, `anyOf` becomes `oneOf` (the form
- * node-llama-cpp compiles), and patterns, unsupported formats and numeric
- * ranges are dropped. Minimums are kept, and a bound never goes below its
+ * node-llama-cpp compiles), a small integer range becomes the `enum` of its
+ * values, and patterns, unsupported formats and other numeric ranges are
+ * dropped. Minimums are kept, and a bound never goes below its
  * minimum, so whatever the grammar allows can still validate.
  *
  * @example The reply schema's 32,000-character message becomes 400 characters
@@ -128,8 +129,26 @@ function _node(value: unknown, bounds: _Bounds): unknown {
     _cap(out, "minLength", "maxLength", bounds.strings);
   }
   if (_hasType(out, "array")) _cap(out, "minItems", "maxItems", bounds.items);
+  if (out.type === "integer" && !("enum" in out) && !("const" in out)) _smallRange(value, out);
   if (_hasType(out, "object") && "properties" in out) out.additionalProperties = false;
   return out;
+}
+
+/** Most integers a range may hold to be sent as an `enum` of them. */
+const ENUM_RANGE_LIMIT = 32;
+
+/**
+ * An integer range a grammar cannot express (it drops `minimum`/`maximum`)
+ * becomes the `enum` of its values when it is small (a 1–5 score): the model
+ * can then only write what validates.
+ */
+function _smallRange(source: Record<string, unknown>, node: Record<string, unknown>): void {
+  const min = source.minimum;
+  const max = source.maximum;
+  if (typeof min !== "number" || typeof max !== "number") return;
+  const [lo, hi] = [Math.ceil(min), Math.floor(max)];
+  if (hi < lo || hi - lo + 1 > ENUM_RANGE_LIMIT) return;
+  node.enum = Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
 }
 
 /**

@@ -3,6 +3,9 @@
  * then the real grammar: node-llama-cpp compiles our two schemas (in the
  * embedded model's process) and the tiny model's scenarios validate.
  */
+import { SCENARIO_JSON_SCHEMA } from "../../../lib/manager/scenario_writer.ts";
+import { REPLY_JSON_SCHEMA } from "../../../lib/agent/agent_reply.ts";
+import { PERSONA_VERDICT_JSON_SCHEMA } from "../../../lib/analysis/persona_judge.ts";
 import { z } from "zod";
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../helpers/assert.ts";
 import {
@@ -135,6 +138,10 @@ Deno.test({
       await ask(generationSchema(SCENARIO));
       await ask(generationSchema(REPLY));
       await ask(REPLY);
+      // Every schema we send, exactly as sent.
+      for (const sent of [SCENARIO_JSON_SCHEMA, REPLY_JSON_SCHEMA, PERSONA_VERDICT_JSON_SCHEMA]) {
+        await ask(sent);
+      }
     } finally {
       await backend.close();
     }
@@ -198,4 +205,16 @@ Deno.test({
       await backend.close();
     }
   },
+});
+
+Deno.test("generationSchema() sends a small integer range as the enum of its values (a grammar drops minimum/maximum)", () => {
+  const sent = generationSchema({
+    type: "object",
+    properties: {
+      score: { type: "integer", minimum: 1, maximum: 5 },
+      year: { type: "integer", minimum: 0, maximum: 3000 },
+    },
+  }) as { properties: Record<string, Record<string, unknown>> };
+  assertEquals(sent.properties.score, { type: "integer", enum: [1, 2, 3, 4, 5] });
+  assertEquals(sent.properties.year, { type: "integer" }, "a wide range is left to validation");
 });
