@@ -94,7 +94,10 @@ Deno.test("embedTurns() embeds the story and every turn through the backend (Oll
   const double = await OllamaDouble.start();
   try {
     const texts = Array.from({ length: 20 }, (_, i) => `turn ${i} about the storm`);
-    const e = await embedTurns(STORY, texts, { backend: new OllamaBackend({ host: double.url }), model: "tiny" });
+    const e = await embedTurns(STORY, texts, {
+      backend: new OllamaBackend({ host: double.url }),
+      model: "tiny",
+    });
     assert.equal(e.model, "tiny");
     assert.equal(e.turns.length, 20);
     assert.ok(e.setting !== null && e.setting.length > 0);
@@ -106,7 +109,10 @@ Deno.test("embedTurns() embeds the story and every turn through the backend (Oll
       e,
     );
     assert.equal(m.summary.method, "embedding");
-    const none = await embedTurns(null, ["a"], { backend: new OllamaBackend({ host: double.url }), model: "tiny" });
+    const none = await embedTurns(null, ["a"], {
+      backend: new OllamaBackend({ host: double.url }),
+      model: "tiny",
+    });
     assert.equal(none.setting, null);
     assert.equal(none.turns.length, 1);
   } finally {
@@ -118,7 +124,10 @@ Deno.test("embedTurns() names the pull command for a missing model and the host 
   const double = await OllamaDouble.start();
   try {
     await assert.rejects(
-      embedTurns(STORY, ["x"], { backend: new OllamaBackend({ host: double.url }), model: "nomic-embed-text" }),
+      embedTurns(STORY, ["x"], {
+        backend: new OllamaBackend({ host: double.url }),
+        model: "nomic-embed-text",
+      }),
       (e: unknown) =>
         e instanceof DialogueError && e.code === ErrorCode.ModelNotFound &&
         e.message.includes("ollama pull nomic-embed-text"),
@@ -127,7 +136,10 @@ Deno.test("embedTurns() names the pull command for a missing model and the host 
     await double.close();
   }
   await assert.rejects(
-    embedTurns(STORY, ["x"], { backend: new OllamaBackend({ host: "http://127.0.0.1:9" }), model: "tiny" }),
+    embedTurns(STORY, ["x"], {
+      backend: new OllamaBackend({ host: "http://127.0.0.1:9" }),
+      model: "tiny",
+    }),
     (e: unknown) =>
       e instanceof DialogueError && e.code === ErrorCode.LlmUnavailable &&
       e.message.includes("127.0.0.1:9") && e.message.includes("OLLAMA_HOST"),

@@ -139,12 +139,11 @@ Deno.test("observe and clean take the connection flags only; analyze adds the ba
   assertEquals(taken(CLEAN_COMMAND), [...CONNECTION_FLAGS]);
   assertEquals(
     taken(ANALYZE_COMMAND),
-    [...CONNECTION_FLAGS, "ollama-host", "backend", "openai-base-url", "model-file", "num-ctx"].sort((
-      a,
-      b,
-    ) =>
-      ALL_CONFIG_FLAGS.indexOf(a as never) - ALL_CONFIG_FLAGS.indexOf(b as never)
-    ),
+    [...CONNECTION_FLAGS, "ollama-host", "backend", "openai-base-url", "model-file", "num-ctx"]
+      .sort((
+        a,
+        b,
+      ) => ALL_CONFIG_FLAGS.indexOf(a as never) - ALL_CONFIG_FLAGS.indexOf(b as never)),
   );
 });
 
