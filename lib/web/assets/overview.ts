@@ -14,6 +14,13 @@ import { CARD_FLAGS, compareCards, type ConversationCard } from "../conversation
 import { type CardFilter, cardMatches, cardModels } from "../card_filter.ts";
 import { formatClock } from "../../view/format_duration.ts";
 
+/**
+ * Cards drawn at first, running ones first: with hundreds streaming, drawing
+ * every card four times a second costs the page (and any other tab of the
+ * dashboard) tens of milliseconds per batch; the rest are a click away.
+ */
+export const CARDS_PER_PAGE = 60;
+
 /** Seconds left before `deadline` (server clock), or undefined. */
 export function secondsLeft(card: ConversationCard, serverNow: number): number | undefined {
   if (card.deadline === undefined || (card.status !== "running" && card.status !== "pending")) {
@@ -67,6 +74,7 @@ function _sameSecond(
 /** The overview page. */
 export function Overview(props: { cards: Map<string, ConversationCard>; serverNow: number }) {
   const [filter, setFilter] = useState<CardFilter>({});
+  const [limit, setLimit] = useState(CARDS_PER_PAGE);
   const all = [...props.cards.values()];
   const shown = all.filter((c) => cardMatches(c, filter)).sort(compareCards);
   const set = (key: keyof CardFilter) => (e: Event) =>
@@ -95,8 +103,24 @@ export function Overview(props: { cards: Map<string, ConversationCard>; serverNo
       <span class="count" data-field="count">${shown.length} of ${all.length} · ${running} running</span>
     </form>
     <div class="cards">
-      ${shown.map((c) => html`<${Card} key=${c.id} card=${c} serverNow=${props.serverNow} />`)}
+      ${
+    shown.slice(0, limit).map((c) =>
+      html`<${Card} key=${c.id} card=${c} serverNow=${props.serverNow} />`
+    )
+  }
     </div>
+    ${
+    shown.length > limit &&
+    html`
+      <p class="more">
+        <button data-action="more" onClick=${() => setLimit(limit + CARDS_PER_PAGE)}>
+              ${`Show ${Math.min(CARDS_PER_PAGE, shown.length - limit)} more (${
+                shown.length - limit
+              } not shown)`}
+            </button>
+      </p>
+    `
+  }
     ${all.length === 0 && html`<p class="empty">No conversation yet: start one with “New run”.</p>`}
   </section>`;
 }
