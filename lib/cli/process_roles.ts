@@ -46,7 +46,9 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly string[]>> = {
   manager: [..._MODEL_RUNNER, "--allow-sys=hostname"],
   agent: [..._MODEL_RUNNER, "--allow-sys=hostname"],
   observer: _LOCAL_REDIS,
-  analyze: [..._MODEL_RUNNER],
+  // Its judge and embedder use Ollama or an OpenAI-compatible server: it
+  // runs no program but the local Redis.
+  analyze: _LOCAL_REDIS,
 };
 
 /** Options of {@linkcode spawnRole}. */

@@ -341,7 +341,7 @@ Deno.test("credentials in OLLAMA_HOST and secret config values never appear in e
   }
 });
 
-Deno.test("deno.json tasks grant no -A, and observe, analyze and clean run no program but redis-server", async () => {
+Deno.test("deno.json tasks grant no -A; observe, analyze and clean run no program but redis-server, manager and agent only deno besides", async () => {
   const tasks: Record<string, { command: string }> = JSON.parse(
     await Deno.readTextFile(DENO_JSON),
   ).tasks;
@@ -355,13 +355,16 @@ Deno.test("deno.json tasks grant no -A, and observe, analyze and clean run no pr
       );
     }
   }
-  // Each may start the local Redis (lib/cli/local_redis.ts), and nothing else.
+  // Each may start the local Redis (lib/cli/local_redis.ts), and nothing
+  // else; the manager and the agent also deno, for the embedded model's own
+  // process (lib/llm/embedded/host_process.ts).
   for (const task of ["observe", "analyze", "clean", "manager", "agent", "redis"]) {
     const flags = flagsOf(task);
+    const generates = task === "manager" || task === "agent";
     assertEquals(
       flags.filter((f) => f.startsWith("--allow-run")),
-      ["--allow-run=redis-server"],
-      `${task} may run programs other than redis-server`,
+      [generates ? "--allow-run=redis-server,deno" : "--allow-run=redis-server"],
+      `${task} may run programs other than redis-server${generates ? " and deno" : ""}`,
     );
     assert(!flags.some((f) => f.startsWith("--allow-ffi")), `${task} may load native code`);
   }

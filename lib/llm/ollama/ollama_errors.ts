@@ -1,15 +1,16 @@
 /**
  * Ollama's failures as {@linkcode DialogueError}s whose code says what a
  * caller can do (retry, stop, tell the user) and whose message says how to
- * fix it. The server's own text is untrusted: bounded and escaped.
+ * fix it. The server's own text is untrusted: bounded here; escaped where it
+ * is shown (the log sink, the entrypoint's line, the manager's failure line),
+ * so the run's record keeps it as the server said it.
  *
  * @module
  */
 import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
-import { escapeControls } from "../../base/sanitize.ts";
 
 /** Most characters of a server's error text quoted in a message. */
-const SERVER_TEXT_CHARS = 300;
+const SERVER_TEXT_CHARS = 2000;
 
 /** What {@linkcode translateOllamaError} needs to say where and why. */
 export interface OllamaErrorContext {
@@ -43,9 +44,7 @@ export function translateOllamaError(error: unknown, ctx: OllamaErrorContext): D
       { cause: error },
     );
   }
-  const text = escapeControls(String(err.message ?? "").slice(0, SERVER_TEXT_CHARS), {
-    keepNewlines: false,
-  });
+  const text = String(err.message ?? "").slice(0, SERVER_TEXT_CHARS);
   if (err.name === "ResponseError") {
     if (err.status_code === 404) {
       return new DialogueError(
