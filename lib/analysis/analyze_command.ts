@@ -245,8 +245,16 @@ async function _analyze(
 ): Promise<RunAnalysis> {
   const signal = o.signal ? { signal: o.signal } : {};
   if (!o.embedModel && !o.judgeModel) return analyzeRun(t, {});
-  // The judge and the embedder are models like the manager's: its backend.
-  const backend = createBackend(config, concreteBackend(config, "manager"));
+  // The judge and the embedder are models like the manager's: its backend,
+  // over HTTP (analyze runs no program but the local Redis).
+  const kind = concreteBackend(config, "manager");
+  if (kind === "embedded") {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      "Cannot use --embed-model or --judge-model with the embedded backend: pass --backend ollama (with --ollama-host) or --backend openai (with --openai-base-url)",
+    );
+  }
+  const backend = createBackend(config, kind);
   try {
     const embeddings = o.embedModel
       ? await embedTurns(storyText(t.meta), t.responses.map((r) => r.content), {

@@ -276,3 +276,20 @@ Deno.test("htmlFileName() makes a safe file name from an id", () => {
   assert.equal(htmlFileName("20261125-1"), "dialogue-20261125-1.html");
   assert.equal(htmlFileName("../x y"), "dialogue-.._x_y.html");
 });
+
+Deno.test("analyze --embed-model with the embedded backend says to use an HTTP backend instead, at once", async () => {
+  await withRuns(async ({ store }) => {
+    const config = parseConfig({ backend: "embedded", embedded: { model: "/x.gguf" } });
+    await assert.rejects(
+      runAnalyzeCommand(store, config, {
+        ids: ["run-a"],
+        format: "text",
+        now: NOW,
+        embedModel: "tiny",
+      }),
+      (e: unknown) =>
+        e instanceof DialogueError && e.code === ErrorCode.Usage &&
+        e.message.includes("--backend ollama") && e.message.includes("--openai-base-url"),
+    );
+  });
+});
