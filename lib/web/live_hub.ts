@@ -207,6 +207,9 @@ export class LiveHub {
     if (!meta) return;
     this.#setCard(id, withMeta(this.#cards.get(id) ?? cardFromMeta(meta), meta));
     if (!FINISHED_STATUSES.includes(meta.status)) await this.#track(meta);
+    // Its viewers saw it ended: the status event that resumed it may precede the followed part.
+    const card = this.#cards.get(id);
+    if (card) this.#emit(id, { type: "card", card });
   }
 
   /** Stops following, drops the connections (the blocking ones first). */

@@ -291,6 +291,37 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     const startedStatus = await page.locator('.conv-head [data-field="status"]').innerText();
     const startedMessages = await page.locator(".message:not(.inflight)").count();
     await page.screenshot({ path: shot, fullPage: true });
+    // Replay at 50×: the messages are typed out again, then all are back.
+    await page.locator(".replay select").selectOption("50");
+    await page.locator('[data-action="replay"]').click();
+    await page.waitForSelector(".message.replaying", { timeout: 10_000 });
+    const replaying = await page.locator(".message:not(.replaying)").count();
+    await page.waitForSelector('[data-action="replay"]', { timeout: 30_000 });
+    const replayed = await page.locator(".message:not(.inflight)").count();
+    // Interrupt and resume a long run from its page.
+    await page.goto(url, { waitUntil: "load" });
+    await page.locator('[data-action="new-run"]').click();
+    await page.locator('.new-run textarea[name="story"]').fill(story);
+    await page.locator('.new-run input[name="max_turns"]').fill("200");
+    await page.locator('.new-run button[type="submit"]').click();
+    await page.waitForFunction(
+      (before) => location.hash.startsWith("#/c/") && location.hash !== before,
+      `#/c/${encodeURIComponent(started)}`,
+      { timeout: 20_000 },
+    );
+    const long = decodeURIComponent(await page.evaluate(() => location.hash.slice("#/c/".length)));
+    await page.locator('[data-action="interrupt"]').click();
+    await page.waitForSelector('.conv-head [data-field="status"]:has-text("interrupted")', {
+      timeout: 20_000,
+    });
+    await page.locator('[data-action="resume"]').click();
+    await page.waitForSelector('.conv-head [data-field="status"]:has-text("running")', {
+      timeout: 20_000,
+    });
+    await page.locator('[data-action="interrupt"]').click();
+    await page.waitForSelector('.conv-head [data-field="status"]:has-text("interrupted")', {
+      timeout: 20_000,
+    });
     await page.goto(url, { waitUntil: "load" });
     await page.locator(".card").nth(1).waitFor();
     await page.screenshot({ path: shot.replace(/\.png$/, "_overview.png"), fullPage: true });
@@ -316,6 +347,9 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
       started,
       startedStatus,
       startedMessages,
+      replaying,
+      replayed,
+      long,
     });
   });
 }

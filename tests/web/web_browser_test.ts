@@ -18,7 +18,7 @@ const SHOT = new URL("../artifacts/web_dashboard.png", import.meta.url).pathname
 
 Deno.test({
   name:
-    "the dashboard in Chromium shows runs live with their figures, hostile text inert, and starts a run that completes",
+    "the dashboard in Chromium shows runs live with their figures, hostile text inert, starts a run that completes, replays it, and interrupts and resumes another",
   ignore: !(await hasChromium()),
   async fn() {
     const rig = await WebRig.start({ tokenDelayMs: 40, wordsPerReply: 18 });
@@ -57,6 +57,9 @@ Deno.test({
         started: string;
         startedStatus: string;
         startedMessages: number;
+        replaying: number;
+        replayed: number;
+        long: string;
       };
       assertStringIncludes(r.cardStatus, "running");
       assert(r.sawInflight, "tokens appeared while the turn was generated");
@@ -95,6 +98,11 @@ Deno.test({
         `${(await rig.fault.store.get(r.started))?.error}\n${rig.fault.report()}`,
       );
       assertEquals(r.startedMessages, 2);
+      assert(r.replaying < 2, `the replay starts over: ${r.replaying} messages shown at first`);
+      assertEquals(r.replayed, 2, "after the replay every message is back");
+      const long = await rig.fault.store.require(r.long);
+      assertEquals(long.status, "interrupted", "interrupted, resumed, interrupted from the page");
+      assert(long.resumed_at !== undefined, "it was resumed in between");
       const meta = await rig.ended(r.started);
       assertEquals([meta.status, meta.turns], ["completed", 2]);
       assertEquals((await rig.ended(id)).status, "completed");
