@@ -66,7 +66,8 @@ export async function runAgentProcess(options: AgentProcessOptions): Promise<num
         redis,
         blocking,
         subscriber,
-        backend: backends.forRole(role),
+        // The run's recorded backend for this slot wins over this process's own.
+        backend: (kind) => backends.forRole(role, kind),
         signal,
         // A run named with --conversation is waited for however long it takes.
         ...(options.conversationId ? {} : {

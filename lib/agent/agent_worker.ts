@@ -13,7 +13,7 @@ import type { ConversationStatus } from "../model/conversation_meta.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
 import type { AgentId } from "../model/dialog_message.ts";
 import { AGENT_GROUP, consumerName, conversationKeys } from "../bus/keys.ts";
-import type { LlmBackend } from "../llm/llm_backend.ts";
+import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
 import type { StreamEntry } from "../bus/stream_entry.ts";
 import { StreamQueue } from "../bus/stream_queue.ts";
 import { OutageGuard } from "../bus/redis_outage.ts";
@@ -32,7 +32,11 @@ export interface RunAgentOptions {
   blocking: Redis;
   /** Dedicated connection for the control channel (pub/sub mode). */
   subscriber: Redis;
-  backend: LlmBackend;
+  /**
+   * The backend of the slot: fixed, or chosen per turn from the kind the run
+   * recorded for it (absent in older runs).
+   */
+  backend: LlmBackend | ((kind?: BackendKind) => LlmBackend);
   /** Shutdown: the current generation is abandoned and left unacknowledged. */
   signal: AbortSignal;
   /**
@@ -82,7 +86,8 @@ export async function runAgent(options: RunAgentOptions): Promise<RunAgentResult
       maxMessages: options.config.conversation.history_messages,
       maxConversations: 1,
     }),
-    backendFor: () => options.backend,
+    backendFor: (_agent, kind) =>
+      typeof options.backend === "function" ? options.backend(kind) : options.backend,
     cancels,
     shutdown: signal,
   };

@@ -12,6 +12,7 @@ import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
 import { OpenAiDouble } from "../../lib/testing/openai/openai_double.ts";
 import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { runEntrypoint } from "../helpers/entrypoints.ts";
+import { FaultRig, newTestId } from "../helpers/fault_rig.ts";
 import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { ConversationStore } from "../../lib/bus/conversation_store.ts";
@@ -306,4 +307,44 @@ Deno.test("auto with no Ollama and no model: one line listing the ways forward, 
   } finally {
     await r.close();
   }
+});
+
+Deno.test({
+  name:
+    "processes started by hand follow the run's recorded backends: agent 1 embedded, agent 2 Ollama",
+  ignore: !HAVE_TINY,
+  async fn() {
+    const rig = await FaultRig.start();
+    try {
+      const id = newTestId("mixed-by-hand");
+      // The workers' own configuration says nothing of backends (auto, and
+      // Ollama answers); the run the manager creates records agent 1 embedded.
+      const agents = await Promise.all(([1, 2] as const).map((slot) =>
+        rig.spawn(
+          "agent.ts",
+          ["--id", String(slot), "--conversation", id, "--model-file", TINY_MODEL],
+          `agent ${slot}`,
+        )
+      ));
+      const manager = await rig.manager(id, [
+        "--max-turns",
+        "4",
+        "--agent1-backend",
+        "embedded",
+        "--model-file",
+        TINY_MODEL,
+      ]);
+      assertEquals(await manager.wait(60_000), 0, manager.describe());
+      for (const agent of agents) assertEquals(await agent.wait(30_000), 0, agent.describe());
+      const { meta, responses } = await rig.store.transcript(id);
+      assertEquals(meta.backends, { manager: "ollama", agent1: "embedded", agent2: "ollama" });
+      assertEquals(responses.length, 4);
+      for (const response of responses) {
+        const expected = response.metadata.agent_id === 1 ? "embedded" : "ollama";
+        assertEquals(response.metadata.backend, expected, JSON.stringify(response.metadata));
+      }
+    } finally {
+      await rig.close();
+    }
+  },
 });
