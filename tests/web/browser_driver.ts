@@ -211,6 +211,13 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
       void d.dismiss();
     });
     await page.goto(url, { waitUntil: "load" });
+    // No pool yet: the page says so and will not start a run.
+    await page.waitForSelector('[data-field="workers"]:has-text("no worker up")');
+    await page.locator('[data-action="new-run"]').click();
+    const noWorkers = await page.locator('[data-field="workers-missing"]').innerText();
+    const startDisabled = await page.locator('.new-run button[type="submit"]').isDisabled();
+    await page.locator('[data-action="new-run"]').click();
+    _emit({ type: "no-workers", noWorkers, startDisabled });
     await page.waitForSelector('[data-field="workers"]:has-text("manager")', { timeout: 30_000 });
     const card = page.locator(`.card[data-id="${id}"]`);
     await card.waitFor({ timeout: 30_000 });
@@ -327,6 +334,8 @@ async function _e2e(url: string, id: string, shot: string): Promise<void> {
     await page.screenshot({ path: shot.replace(/\.png$/, "_overview.png"), fullPage: true });
     _emit({
       type: "result",
+      noWorkers,
+      startDisabled,
       cardStatus,
       sawInflight,
       hostile,

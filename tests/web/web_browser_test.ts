@@ -23,22 +23,26 @@ Deno.test({
   async fn() {
     const rig = await WebRig.start({ tokenDelayMs: 40, wordsPerReply: 18 });
     try {
-      await rig.startPools();
-      // Turn 1 of the run is the first chat request (the story comes from the fixture).
-      rig.fault.double.enqueueFault({
-        kind: "text",
-        content: JSON.stringify({ message: HOSTILE, sentiment: "neutral", references: [] }),
-      });
-      const id = await rig.createRun(4);
+      const id = `web-e2e-${crypto.randomUUID().slice(0, 8)}`;
       const driver = startDriver("e2e", [rig.server.url, id, SHOT]);
       let result: Record<string, unknown>;
       try {
+        await driver.next("no-workers", 60_000);
+        await rig.startPools();
+        // Turn 1 of the run is the first chat request (the story comes from the fixture).
+        rig.fault.double.enqueueFault({
+          kind: "text",
+          content: JSON.stringify({ message: HOSTILE, sentiment: "neutral", references: [] }),
+        });
+        await rig.createRun(4, { id });
         result = await driver.next("result", 150_000);
       } finally {
         const { code, stderr } = await driver.done();
         assertEquals(code, 0, `the browser driver failed:\n${stderr}\n${rig.fault.report()}`);
       }
       const r = result as {
+        noWorkers: string;
+        startDisabled: boolean;
         cardStatus: string;
         sawInflight: boolean;
         hostile: { text: string; html: string; children: number };
@@ -61,6 +65,9 @@ Deno.test({
         replayed: number;
         long: string;
       };
+      assertStringIncludes(r.noWorkers, "No worker is up");
+      assertStringIncludes(r.noWorkers, "deno task agent");
+      assert(r.startDisabled, "Start is off while no pool is up");
       assertStringIncludes(r.cardStatus, "running");
       assert(r.sawInflight, "tokens appeared while the turn was generated");
       // Escapes removed, markup shown as the characters it is made of.
