@@ -12,9 +12,10 @@
 import { queueLive } from "../bus/live_feed.ts";
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
+import { applyRunOverrides, runOverrides } from "../config/run_overrides.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
 import type { Scenario } from "../model/story.ts";
-import type { LlmBackend } from "../llm/llm_backend.ts";
+import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
 import { roleModel } from "../config/backend_config.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
 import {
@@ -38,8 +39,11 @@ import type { Slots } from "./slots.ts";
 export interface DriverContext {
   config: Config;
   redis: Redis;
-  /** Writes scenarios. */
-  backend: LlmBackend;
+  /**
+   * Writes scenarios: fixed, or chosen per run from the manager backend the
+   * run recorded (absent in older runs).
+   */
+  backend: LlmBackend | ((kind?: BackendKind) => LlmBackend);
   /** Bounds the scenario writings in flight. */
   scenarioSlots: Slots;
   signal: AbortSignal;
@@ -172,14 +176,16 @@ export class ConversationDriver {
 
   /** The model's scenario, stored; "release" on shutdown; undefined when the run failed. */
   async #writeScenario(touch: () => void): Promise<Scenario | "release" | undefined> {
-    const { config, backend, signal } = this.#context;
+    const { config, signal } = this.#context;
+    const chosen = this.#context.backend;
+    const backend = typeof chosen === "function" ? chosen(this.#meta?.backends?.manager) : chosen;
     // The ticket stays ours while the model writes, however long it takes.
     const timer = setInterval(touch, Math.max(100, Math.floor(config.dispatch.dead_after_ms / 3)));
     try {
       const scenario = await this.#context.scenarioSlots.run(() =>
         writeScenario(backend, {
           // The manager's model as the run recorded it (an embedded model's file name).
-          model: roleModel(config, "manager"),
+          model: this.#meta?.models.manager ?? roleModel(config, "manager"),
           topic: config.manager.topic,
           maxAttempts: config.manager.max_attempts,
           template: config.prompts.scenario as string | undefined,

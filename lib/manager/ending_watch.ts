@@ -13,6 +13,7 @@ import type { ConversationStatus, StopReason } from "../model/conversation_meta.
 import { sleep } from "../base/backoff.ts";
 import { conversationKeys, dispatchKeys } from "../bus/keys.ts";
 import { OutageGuard } from "../bus/redis_outage.ts";
+import { duplicateRedis } from "../bus/redis_connection.ts";
 
 /** How a watched conversation ended. */
 export interface PoolEnding {
@@ -53,7 +54,7 @@ export class EndingWatch {
   constructor(redis: Redis, options: EndingWatchOptions) {
     this.#redis = redis;
     this.#options = options;
-    this.#subscriber = redis.duplicate({ connectionName: "dialogue-manager-events" });
+    this.#subscriber = duplicateRedis(redis, "manager-events");
   }
 
   /** How each watched conversation that ended so far ended. */

@@ -15,7 +15,7 @@
  */
 import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
-import type { LlmBackend } from "../llm/llm_backend.ts";
+import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
 import { ManagerTicket } from "../bus/dispatch.ts";
 import { dispatchKeys, MANAGERS_GROUP } from "../bus/keys.ts";
 import { type HeldTicket, type TicketOutcome, TicketReader } from "../bus/ticket_reader.ts";
@@ -39,8 +39,8 @@ export interface RunManagerPoolOptions {
   config: Config;
   /** Connection for ordinary commands (the pool opens its subscriber from it). */
   redis: Redis;
-  /** Writes scenarios. */
-  backend: LlmBackend;
+  /** Writes scenarios: fixed, or chosen per run from its recorded manager backend. */
+  backend: LlmBackend | ((kind?: BackendKind) => LlmBackend);
   /** This process's stable consumer name in {@linkcode MANAGERS_GROUP}. */
   consumer: string;
   /** Ticket source; by default a `TicketReader` on the inbox streams, closed with the pool. */

@@ -12,6 +12,7 @@ import type { Role } from "../config/backend_config.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { MAX_STDERR_TEXT, sanitizeBounded } from "../base/sanitize.ts";
 import { BackendSet } from "../llm/backend_factory.ts";
+import type { BackendKind } from "../llm/llm_backend.ts";
 import { resolveBackends } from "../llm/backend_resolution.ts";
 import { consumerName } from "../bus/keys.ts";
 import { ConversationStore } from "../bus/conversation_store.ts";
@@ -67,7 +68,8 @@ export async function runManagerProcess(options: ManagerProcessOptions): Promise
   const common = {
     config,
     redis,
-    backend: backends.forRole("manager"),
+    // Each run's recorded manager backend wins over this process's own.
+    backend: (kind?: BackendKind) => backends.forRole("manager", kind),
     consumer: options.consumer ?? consumerName("manager"),
     signal,
   };

@@ -12,7 +12,8 @@ import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
 import { OpenAiDouble } from "../../lib/testing/openai/openai_double.ts";
 import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { runEntrypoint } from "../helpers/entrypoints.ts";
-import { FaultRig, newTestId } from "../helpers/fault_rig.ts";
+import { FaultRig, newTestId, until } from "../helpers/fault_rig.ts";
+import { createConversation } from "../../lib/manager/conversation_setup.ts";
 import { parseConfig } from "../../lib/config/config.ts";
 import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { ConversationStore } from "../../lib/bus/conversation_store.ts";
@@ -343,6 +344,50 @@ Deno.test({
         const expected = response.metadata.agent_id === 1 ? "embedded" : "ollama";
         assertEquals(response.metadata.backend, expected, JSON.stringify(response.metadata));
       }
+    } finally {
+      await rig.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a manager pool writes each run's scenario on the backend the run recorded, not its own default",
+  ignore: !HAVE_TINY,
+  async fn() {
+    const rig = await FaultRig.start();
+    try {
+      // Pools started by hand with nothing said of backends (auto: Ollama answers).
+      const manager = await rig.spawn(
+        "manager.ts",
+        ["--pool", "--consumer", "m", "--model-file", TINY_MODEL],
+        "manager pool",
+      );
+      const agents = await rig.spawn("agent.ts", ["--consumer", "a"], "agent pool");
+      const config = parseConfig({
+        manager: { backend: "embedded" },
+        agents: { backend: "ollama", model: "tiny" },
+        embedded: { model: TINY_MODEL },
+        conversation: { max_turns: 2 },
+      });
+      const id = await createConversation(rig.redis, config);
+      const meta = await until(
+        "the run's end",
+        async () => {
+          const m = await rig.store.get(id);
+          return m && (m.status === "completed" || m.status === "failed") ? m : undefined;
+        },
+        60_000,
+        () => rig.report(),
+      );
+      assertEquals(meta.status, "completed", meta.error);
+      assertEquals(meta.models.manager, "stories260K");
+      assert(meta.scenario, "the tiny model wrote it");
+      // Only the two agent turns reached Ollama: the scenario came from the embedded model.
+      assertEquals(rig.chatRequests().length, 2, "two agent turns, no scenario request");
+      manager.kill("SIGTERM");
+      agents.kill("SIGTERM");
+      await Promise.all([manager.done, agents.done]);
     } finally {
       await rig.close();
     }
