@@ -51,6 +51,16 @@ export interface LiveHubOptions {
   blockMs?: number;
 }
 
+/** The pools' presence and whether Redis answers. */
+export type HubStatus = WorkerPresence & { redis: "up" | "down" };
+
+/**
+ * How long the dashboard's connections keep trying to reach Redis: for good.
+ * A dashboard outlives outages (the page says Redis is away meanwhile),
+ * where a worker gives up after `redis.max_unavailable_seconds` to exit cleanly.
+ */
+const _UNAVAILABLE_FOREVER_SECONDS = 10 * 365 * 24 * 3600;
+
 /** Receives serialized events (JSON), so a message is serialized once for every tab. */
 export type HubListener = JsonListener;
 
@@ -91,6 +101,7 @@ export class LiveHub {
   readonly #watchers = new Map<string, Set<HubListener>>();
   readonly #presenceListeners = new Set<HubListener>();
   #presence: WorkerPresence = { managers: 0, agents: 0 };
+  #redisUp = true;
   #presenceJson = "";
   #closed = false;
 
@@ -118,6 +129,10 @@ export class LiveHub {
       pollMs: 1000,
       blockMs: 1000,
       ...options,
+    };
+    opts.redisConfig = {
+      ...opts.redisConfig,
+      max_unavailable_seconds: _UNAVAILABLE_FOREVER_SECONDS,
     };
     const cmd = await connectRedis(opts.redisConfig, { name: "web" });
     let reader: Redis | undefined;
@@ -156,7 +171,12 @@ export class LiveHub {
     return this.#cards.onBatch(listener);
   }
 
-  /** Calls `listener` when the live pools change (`{managers, agents}`); returns the unsubscribe. */
+  /** The pools and whether Redis answers, as the `workers` event carries them. */
+  status(): HubStatus {
+    return { ...this.#presence, redis: this.#redisUp ? "up" : "down" };
+  }
+
+  /** Calls `listener` when {@linkcode status} changes; returns the unsubscribe. */
   onPresence(listener: HubListener): () => void {
     this.#presenceListeners.add(listener);
     return () => this.#presenceListeners.delete(listener);
@@ -225,6 +245,15 @@ export class LiveHub {
   }
 
   async #start(): Promise<void> {
+    this.#cmd.on("close", () => {
+      this.#redisUp = false;
+      this.#hubStatusChanged();
+    });
+    this.#cmd.on("ready", () => {
+      this.#redisUp = true;
+      this.#hubStatusChanged();
+    });
+    this.#cmd.on("error", () => {}); // Reported through the status; the client reconnects.
     this.#sub.on("message", (channel: string, message: string) => {
       if (channel === dispatchKeys.events) this.#onProgress(message);
     });
@@ -263,8 +292,12 @@ export class LiveHub {
   }
 
   #setPresence(presence: WorkerPresence): void {
-    const json = JSON.stringify(presence);
     this.#presence = presence;
+    this.#hubStatusChanged();
+  }
+
+  #hubStatusChanged(): void {
+    const json = JSON.stringify(this.status());
     if (json === this.#presenceJson) return;
     this.#presenceJson = json;
     for (const listener of this.#presenceListeners) listener(json);

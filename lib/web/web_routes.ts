@@ -109,15 +109,15 @@ export function webApp(o: WebAppOptions): Hono {
 
   app.get("/api/conversations", (c) => c.json({ cards: o.hub.cards(), now: Date.now() }));
   app.get("/api/workers", (c) => {
-    const presence = o.hub.presence();
-    return c.json({ ...presence, missing: workersMissing(presence) ?? null });
+    const status = o.hub.status();
+    return c.json({ ...status, missing: workersMissing(status) ?? null });
   });
 
   app.get("/api/events", (c) => {
     const client = o.registry.client();
     client.send(
       "snapshot",
-      JSON.stringify({ cards: o.hub.cards(), now: Date.now(), workers: o.hub.presence() }),
+      JSON.stringify({ cards: o.hub.cards(), now: Date.now(), workers: o.hub.status() }),
     );
     const offCards = o.hub.onCards((json) => client.send("cards", json));
     const offPresence = o.hub.onPresence((json) => client.send("workers", json));

@@ -220,7 +220,7 @@ Deno.test("the overview stream sends every card, then batches: a card streaming 
     const snapshot = await tab.next("the snapshot", (m) => m.event === "snapshot");
     const first = JSON.parse(snapshot.data) as { cards: ConversationCard[]; workers: unknown };
     assertEquals(first.cards.map((c) => c.status), ["pending"]);
-    assertEquals(first.workers, { managers: 0, agents: 0 });
+    assertEquals(first.workers, { managers: 0, agents: 0, redis: "up" });
     const id = await running(rig, "web-batch-1");
     await tab.next("the new card", (m) => m.event === "cards" && m.data.includes(id));
     const from = tab.messages.length;
@@ -402,7 +402,7 @@ Deno.test("control actions with the token: start says when no worker is up, then
   }
 });
 
-Deno.test("after Redis restarts, the overview and a conversation's stream go on where they were", async () => {
+Deno.test("while Redis is away the overview says so; once it is back both streams go on where they were", async () => {
   const rig = await WebRig.start({ hub: FAST_HUB, aof: true });
   try {
     const id = await running(rig, "web-outage-1");
@@ -411,7 +411,15 @@ Deno.test("after Redis restarts, the overview and a conversation's stream go on 
     const overview = await SseReader.open(url(rig, "/api/events"));
     await view.next("the snapshot", (m) => m.data.includes("before"));
     await rig.fault.redisServer.kill();
+    await overview.next(
+      "Redis reported away",
+      (m) => m.event === "workers" && m.data.includes('"redis":"down"'),
+    );
     await rig.fault.redisServer.restart();
+    await overview.next(
+      "Redis reported back",
+      (m) => m.event === "workers" && m.data.includes('"redis":"up"'),
+    );
     await until("Redis back", async () => (await rig.fault.redis.ping()) === "PONG" || undefined);
     await live(rig, id, { type: "token", seq: 1, agent: 1, text: "after" });
     await view.next("the token after the restart", (m) => m.data.includes('"text":"after"'));

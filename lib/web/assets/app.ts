@@ -66,6 +66,10 @@ function App() {
       <span class=${`conn ${connected ? "up" : "down"}`} data-field="connection">${
     connected ? "live" : "reconnecting…"
   }</span>
+      ${
+    workers.redis === "down" &&
+    html`<span class="conn down" data-field="redis">Redis is unreachable: waiting for it</span>`
+  }
       <span class=${`workers ${note ? "none" : "up"}`} data-field="workers">
         ${note ? "no worker up" : `${workers.managers} manager · ${workers.agents} agent pool(s)`}
       </span>

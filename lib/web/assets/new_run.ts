@@ -13,6 +13,8 @@ import { postJson } from "./api.ts";
 export interface Workers {
   managers: number;
   agents: number;
+  /** Whether the server reaches Redis. */
+  redis?: "up" | "down";
 }
 
 /** The message for missing pools, or undefined when a run can start. */
