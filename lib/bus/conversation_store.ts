@@ -35,13 +35,16 @@ export class ConversationStore {
     this.#transcripts = new TranscriptReader(redis);
   }
 
-  /** Stores new metadata and adds the conversation to the index. */
+  /**
+   * Stores new metadata, then adds the conversation to the index. Two
+   * commands, not one MULTI: the index is a global key, in another cluster
+   * slot than the conversation's. Meta first, so a listing never finds an
+   * indexed id without metadata (which it would drop as expired).
+   */
   async create(meta: ConversationMeta): Promise<void> {
     const keys = conversationKeys(meta.id);
-    await this.#redis.multi()
-      .hset(keys.meta, encodeMetaHash(ConversationMeta.parse(meta)))
-      .zadd(conversationIndexKey(), meta.created_at, meta.id)
-      .exec();
+    await this.#redis.hset(keys.meta, encodeMetaHash(ConversationMeta.parse(meta)));
+    await this.#redis.zadd(conversationIndexKey(), meta.created_at, meta.id);
   }
 
   /** Overwrites the given fields. */
@@ -178,12 +181,13 @@ export class ConversationStore {
     return await queueStats(this.#redis, id);
   }
 
-  /** Deletes every key of a conversation and its index entry. */
+  /**
+   * Deletes every key of a conversation (one DEL: they share the `{id}` slot),
+   * then its index entry (a global key, so a command of its own).
+   */
   async delete(id: string): Promise<void> {
-    await this.#redis.multi()
-      .del(...conversationKeys(id).all())
-      .zrem(conversationIndexKey(), id)
-      .exec();
+    await this.#redis.del(...conversationKeys(id).all());
+    await this.#redis.zrem(conversationIndexKey(), id);
   }
 
   /** Sets a time to live on every key of a conversation. */

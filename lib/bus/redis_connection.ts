@@ -1,10 +1,16 @@
 /**
  * Opening Redis connections: one place for URL parsing, TLS, retry strategy
- * and the error a user sees when Redis is not there.
+ * and the error a user sees when Redis is not there. With `redis.cluster_nodes`
+ * set, every connection is an ioredis `Cluster` (blocking ones too). It has
+ * the same command methods, so it is handed out under the `Redis` type and
+ * callers do not change; the three places where the two differ are handled
+ * here: `pipeline()` splits by node ({@linkcode splitClusterPipelines}),
+ * {@linkcode duplicateRedis} replaces `duplicate()`, and the ready check.
  *
  * @module
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
+import { splitClusterPipelines } from "./cluster_pipeline.ts";
 import type { Config } from "../config/config.ts";
 import { DialogueError, ErrorCode } from "../base/dialogue_error.ts";
 import { redactUrl } from "../config/redaction.ts";
@@ -24,6 +30,7 @@ export interface RedisConnectOptions {
 
 /** Where a Redis config points, with any password hidden. */
 export function describeRedis(redis: Config["redis"]): string {
+  if (redis.cluster_nodes) return `the cluster at ${redis.cluster_nodes.join(",")}`;
   return redis.url ? redactUrl(redis.url) : `${redis.host}:${redis.port}/${redis.db}`;
 }
 
@@ -46,7 +53,30 @@ export async function connectRedis(
   return client;
 }
 
-/** Builds a client without waiting for it (it connects lazily). */
+/** Whether `client` is a Redis Cluster connection. */
+export function isCluster(client: Redis | Cluster): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
+ * A new connection like `client` (same server or cluster, same options) under
+ * another client name, e.g. for a subscriber.
+ */
+export function duplicateRedis(client: Redis, name: string): Redis {
+  const connectionName = `dialogue-${name}`;
+  const any = client as Redis | Cluster;
+  if (!isCluster(any)) return client.duplicate({ connectionName });
+  const copy = any.duplicate([], {
+    redisOptions: { ...any.options.redisOptions, connectionName },
+  });
+  splitClusterPipelines(copy);
+  return copy as unknown as Redis;
+}
+
+/**
+ * Builds a client without waiting for it (it connects lazily): a `Cluster`
+ * when `redis.cluster_nodes` is set (see the module doc), else a `Redis`.
+ */
 export function createRedis(
   redis: Config["redis"],
   options: RedisConnectOptions,
@@ -72,6 +102,7 @@ export function createRedis(
   };
   if (redis.username) opts.username = redis.username;
   if (redis.password) opts.password = redis.password;
+  if (redis.cluster_nodes) return _createCluster(redis, opts, options);
   if (redis.url) {
     const url = redis.url;
     if (url.startsWith("rediss://")) {
@@ -89,6 +120,43 @@ export function createRedis(
   });
 }
 
+function _createCluster(
+  redis: Config["redis"],
+  opts: RedisOptions,
+  options: RedisConnectOptions,
+): Redis {
+  const nodes = (redis.cluster_nodes ?? []).map((node) => {
+    const at = node.lastIndexOf(":");
+    return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };
+  });
+  const { retryStrategy, lazyConnect: _lazy, ...nodeOptions } = opts;
+  const tls = redis.tls || redis.url?.startsWith("rediss://");
+  if (tls) {
+    nodeOptions.tls = redis.ca_file
+      ? { ca: readUserFileSync(redis.ca_file, { what: "CA file", source: "redis.ca_file" }) }
+      : {};
+  }
+  const clusterOptions: ClusterOptions = {
+    lazyConnect: true,
+    enableAutoPipelining: false,
+    // The cluster's ready check is CLUSTER INFO (cluster_state:ok), which a tight ACL may refuse.
+    enableReadyCheck: false,
+    scaleReads: "master",
+    // A master that restarts or fails over answers CLUSTERDOWN / TRYAGAIN / MOVED for a while:
+    // wait and retry (bounded by the node retries) rather than failing the command.
+    retryDelayOnClusterDown: 200,
+    retryDelayOnFailover: 200,
+    retryDelayOnTryAgain: 200,
+    retryDelayOnMoved: 50,
+    maxRedirections: options.blocking ? 1000 : 64,
+    clusterRetryStrategy: (times) => retryStrategy?.(times) ?? null,
+    redisOptions: nodeOptions,
+  };
+  const cluster = new Cluster(nodes, clusterOptions);
+  splitClusterPipelines(cluster);
+  return cluster as unknown as Redis;
+}
+
 /** The error a user sees when Redis cannot be used. */
 export function redisUnavailable(
   redis: Config["redis"],
@@ -102,6 +170,8 @@ export function redisUnavailable(
     ? "check the user and password in REDIS_URL / redis.username / redis.password"
     : /certificate|self[- ]signed|UnknownIssuer|SSL|TLS|handshake/i.test(reason)
     ? "check redis.ca_file (the CA that signed the server's certificate) and the host in the URL"
+    : redis.cluster_nodes
+    ? "start the cluster's nodes, or set REDIS_CLUSTER_NODES / redis.cluster_nodes to reachable ones"
     : "start redis-server, or set REDIS_URL / --redis-url to a reachable server";
   return new DialogueError(
     ErrorCode.RedisUnavailable,

@@ -12,9 +12,9 @@ import type { Config } from "../config/config.ts";
 import { ensureLocalRedis, localRedisHome } from "./local_redis.ts";
 import { isListening } from "./redis_probe.ts";
 
-/** Whether Redis is left at its default location: no URL, host 127.0.0.1, port 6379. */
+/** Whether Redis is left at its default location: no URL, no cluster, host 127.0.0.1, port 6379. */
 export function isDefaultRedis(redis: Config["redis"]): boolean {
-  return !redis.url && redis.host === "127.0.0.1" && redis.port === 6379;
+  return !redis.url && !redis.cluster_nodes && redis.host === "127.0.0.1" && redis.port === 6379;
 }
 
 /** Options of {@linkcode resolveRedis}. */

@@ -76,6 +76,16 @@ export const Config = z.strictObject({
     password: z.string().min(1).optional(),
     /** CA certificate (PEM) to trust for `rediss://`. */
     ca_file: z.string().min(1).optional(),
+    /**
+     * Seed nodes of a Redis Cluster (`host:port`); when set, wins over url/host/port
+     * (db must stay 0). Username, password and TLS (`tls: true` or a `rediss://` url) apply to
+     * every node. Env REDIS_CLUSTER_NODES (comma-separated).
+     */
+    cluster_nodes: z.array(
+      z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: "expected host:port" }),
+    ).min(1).max(100).optional(),
+    /** Use TLS to the cluster nodes (a single Redis uses TLS with a `rediss://` url). */
+    tls: z.boolean().optional(),
     /** Give up when Redis stays unreachable this long. */
     max_unavailable_seconds: seconds(z.number({ error: _secondsForm }).positive()).default(30),
   }).prefault({}),

@@ -12,6 +12,7 @@ export type ConfigLayer = Record<string, unknown>;
 /** Environment variables read, and the config field each one sets. */
 export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
   REDIS_URL: ["redis.url"],
+  REDIS_CLUSTER_NODES: ["redis.cluster_nodes"],
   OLLAMA_HOST: ["ollama.host"],
   // Like --backend: every role but an agent that names its own.
   DIALOGUE_BACKEND: ["backend", "agents.backend", "manager.backend"],
@@ -63,6 +64,7 @@ export function setPath(path: string, value: unknown): ConfigLayer {
 
 /** Turns a string from env or flags into a number where the field expects one. */
 export function coerceScalar(path: string, raw: string): unknown {
+  if (path === "redis.cluster_nodes") return raw.split(",").map((s) => s.trim()).filter(Boolean);
   const numeric =
     /(_seconds|_turns|_ms|\.port|\.db|temperature|num_ctx|seed|_messages|_chars|_tokens|_attempts)$/;
   if (!numeric.test(path)) return raw;
