@@ -33,7 +33,7 @@ import type { TicketSettler } from "./turn_acceptance.ts";
 import type { TurnStop } from "./response_decision.ts";
 import { endRun } from "./run_ending.ts";
 import { writeScenario } from "./scenario_writer.ts";
-import type { Slots } from "./slots.ts";
+import type { Slots } from "../base/slots.ts";
 
 /** What every driver of one pool shares. */
 export interface DriverContext {

@@ -20,7 +20,7 @@ import { ManagerTicket } from "../bus/dispatch.ts";
 import { dispatchKeys, MANAGERS_GROUP } from "../bus/keys.ts";
 import { type HeldTicket, type TicketOutcome, TicketReader } from "../bus/ticket_reader.ts";
 import { ConversationDriver, type DriverContext } from "./conversation_driver.ts";
-import { Slots } from "./slots.ts";
+import { Slots } from "../base/slots.ts";
 import { DeadlineKeeper } from "./deadline_keeper.ts";
 import { EndingWatch, type PoolEnding } from "./ending_watch.ts";
 import { TicketFailures } from "./ticket_failures.ts";

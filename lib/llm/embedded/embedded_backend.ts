@@ -25,7 +25,7 @@ import type { HostAnswer, HostProcess } from "./host_process.ts";
 import { HostSupervisor } from "./host_supervisor.ts";
 import { untilAborted } from "./until_aborted.ts";
 import { type EnvLookup, parseModelSource, resolveModelSource } from "./model_source.ts";
-import { SequenceSlots } from "./sequence_slots.ts";
+import { Slots } from "../../base/slots.ts";
 
 /** Options of an {@linkcode EmbeddedBackend}. */
 export interface EmbeddedBackendOptions {
@@ -62,7 +62,7 @@ export class EmbeddedBackend implements LlmBackend {
   readonly description: string;
   readonly #options: EmbeddedBackendOptions;
   readonly #env: EnvLookup;
-  readonly #slots: SequenceSlots;
+  readonly #slots: Slots;
   readonly #hosts: HostSupervisor;
 
   /** @throws {RangeError} when threads, sequences or the context are not positive integers. */
@@ -78,7 +78,7 @@ export class EmbeddedBackend implements LlmBackend {
     }
     this.#options = options;
     this.#env = options.env ?? ((name) => Deno.env.get(name));
-    this.#slots = new SequenceSlots(options.sequences);
+    this.#slots = new Slots(options.sequences);
     this.#hosts = new HostSupervisor(async () => ({
       // Checked (and an `hf:` model found in the cache) at each start.
       modelFile: await resolveModelSource(options.modelFile, { env: this.#env }),

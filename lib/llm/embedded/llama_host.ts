@@ -21,7 +21,7 @@ import {
 } from "node-llama-cpp";
 import { ErrorCode } from "../../base/dialogue_error.ts";
 import { type PromptTokenizer, trimHistory } from "./history_trim.ts";
-import { SequenceSlots } from "./sequence_slots.ts";
+import { Slots } from "../../base/slots.ts";
 import { firstLine, HostFailure } from "./host_failure.ts";
 import {
   type ChatCall,
@@ -53,7 +53,7 @@ export class LlamaHost {
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #running = new Map<number, { abort: AbortController; done: Promise<void> }>();
   /** The context's sequences; a generation beyond them waits (the backend sends at most K). */
-  readonly #slots: SequenceSlots;
+  readonly #slots: Slots;
   readonly #tokenizer: PromptTokenizer;
   readonly #send: SendEvent;
   #embedding: Promise<LlamaEmbeddingContext> | undefined;
@@ -69,7 +69,7 @@ export class LlamaHost {
     this.#model = model;
     this.#context = context;
     this.#wrapper = resolveChatWrapper(model);
-    this.#slots = new SequenceSlots(config.sequences);
+    this.#slots = new Slots(config.sequences);
     this.#tokenizer = {
       tokenize: (text) => model.tokenize(text),
       detokenize: (tokens) => model.detokenize(tokens as Token[]),
