@@ -10,6 +10,7 @@
 import type { DialogMessage } from "../model/dialog_message.ts";
 import type { Scenario } from "../model/story.ts";
 import type { ConversationMeta } from "../model/conversation_meta.ts";
+import type { RunOverrides } from "../config/run_overrides.ts";
 
 /** One conversation as cached. */
 export interface CachedConversation {
@@ -17,6 +18,8 @@ export interface CachedConversation {
   models: ConversationMeta["models"];
   /** The backend of each role, as the run recorded it (absent: Ollama, as older runs). */
   backends?: ConversationMeta["backends"];
+  /** The run's own generation settings (`meta.config`), applied over the pool's. */
+  overrides?: RunOverrides;
   /** Accepted responses of consecutive turns, oldest first, at most `maxMessages`. */
   history: DialogMessage[];
 }

@@ -15,6 +15,7 @@ import { conversationKeys } from "../bus/keys.ts";
 import { decodeEntry, decodeFields, LOSSY_UTF8, type RawFields } from "../bus/stream_entry.ts";
 import type { TurnClaim, TurnFacts } from "./turn_decision.ts";
 import type { CachedConversation, ConversationCache } from "./conversation_cache.ts";
+import { runOverrides } from "../config/run_overrides.ts";
 
 /** A turn as read: the facts for the decision and what generation needs. */
 export interface TurnRead {
@@ -58,7 +59,7 @@ export async function readTurn(
   for (const s of missing) perSlot[agentForTurn(s)]++;
   const fields: string[] = [
     ..._STATUS_FIELDS,
-    ...(cached ? [] : ["scenario", "models", "backends"]),
+    ...(cached ? [] : ["scenario", "models", "backends", "config"]),
   ];
 
   const pipeline = redis.pipeline();
@@ -109,6 +110,7 @@ export async function readTurn(
       scenario: meta.scenario,
       models: meta.models,
       ...(meta.backends ? { backends: meta.backends } : {}),
+      overrides: meta.overrides,
     });
   }
 
@@ -171,7 +173,7 @@ function _tryDecode(raw: RawFields): DialogMessage | undefined {
 }
 
 function _decodeMeta(values: (string | null)[]) {
-  const [status, deadline, turns, resumedAt, scenario, models, backends] = values;
+  const [status, deadline, turns, resumedAt, scenario, models, backends, config] = values;
   const parsedStatus = ConversationStatus.safeParse(status);
   if (!parsedStatus.success) return undefined;
   return {
@@ -184,7 +186,16 @@ function _decodeMeta(values: (string | null)[]) {
     scenario: scenario ? _json(Scenario, scenario) : undefined,
     models: models ? _json(ConversationMeta.shape.models, models) : undefined,
     backends: backends ? _json(ConversationMeta.shape.backends.unwrap(), backends) : undefined,
+    overrides: runOverrides(config ? _parse(config) : undefined),
   };
+}
+
+function _parse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function _json<T>(schema: { safeParse(v: unknown): { success: boolean; data?: T } }, text: string) {

@@ -9,6 +9,7 @@
  */
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
+import { applyRunOverrides } from "../config/run_overrides.ts";
 import type { AgentId, DialogMessage } from "../model/dialog_message.ts";
 import type { BackendKind, LlmBackend } from "../llm/llm_backend.ts";
 import { conversationKeys } from "../bus/keys.ts";
@@ -154,7 +155,8 @@ export async function serveTurn(
   let outcome;
   try {
     outcome = await generateReply({
-      config: ctx.config,
+      // The run's own settings (topic, temperature, seed, prompts) over the pool's.
+      config: applyRunOverrides(ctx.config, conversation.overrides ?? {}),
       backend: ctx.backendFor(agent, conversation.backends?.[agent === 1 ? "agent1" : "agent2"]),
       agent,
       model,

@@ -88,7 +88,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     await checkModels(config, options);
     ids = await _prepare(redis, config, options);
     const gaveUp = new AbortController();
-    supervisor = _startChildren(redis, config, options, (spec, reason) => {
+    supervisor = startPools(redis, config, options, (spec, reason) => {
       gaveUp.abort(
         new DialogueError(
           ErrorCode.Aborted,
@@ -140,11 +140,14 @@ async function _prepare(redis: Redis, config: Config, options: ChatOptions): Pro
   return ids;
 }
 
-/** One manager pool and `workers` agent pools, restarted when they die. */
-function _startChildren(
+/**
+ * Starts one manager pool and `workers` agent pools as children fed `config`
+ * on their stdin, restarted when they die (`deno task chat` and `deno task batch`).
+ */
+export function startPools(
   redis: Redis,
   config: Config,
-  options: ChatOptions,
+  options: Pick<ChatOptions, "workers" | "restartPolicy">,
   onGiveUp: (spec: ChildSpec, reason: string) => void,
 ): Supervisor {
   // Children's info lines would break up the live view: they log warnings

@@ -27,6 +27,8 @@ export interface CreateConversationOptions {
   id?: string | undefined;
   /** A user's scenario; the manager pool's model writes one otherwise. */
   scenario?: Scenario | undefined;
+  /** Stored as `meta.config.batch`: the batch, cell and run this conversation belongs to. */
+  batch?: { id: string; cell: string; run: string } | undefined;
 }
 
 /**
@@ -68,7 +70,11 @@ export async function createConversation(
     models,
     backends,
     // The versions ride with the stored config so the report can name them.
-    config: { ...redactConfig(config), versions: runVersions() },
+    config: {
+      ...redactConfig(config),
+      versions: runVersions(),
+      ...(options.batch ? { batch: options.batch } : {}),
+    },
     ...(options.scenario ? { scenario: options.scenario } : {}),
   });
   const added = await redis.sadd(dispatchKeys.models, models.agent1, models.agent2);
