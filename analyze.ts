@@ -14,6 +14,7 @@ import { type AnalyzeCommandOptions, runAnalyzeCommand } from "./lib/analysis/an
 import { EXPORT_FORMATS, type ExportFormat } from "./lib/analysis/transcript_export.ts";
 import { parseAge } from "./lib/bus/retention.ts";
 import { usageError } from "./lib/base/dialogue_error.ts";
+import { checkConversationId } from "./lib/cli/flag_spec.ts";
 import { ConversationStatus } from "./lib/model/conversation_meta.ts";
 import { Flag } from "./lib/analysis/analysis_flags.ts";
 
@@ -75,6 +76,13 @@ const FLAGS = {
     section: "Several runs",
     help: "with --all: at most N runs [100]",
   },
+  batch: {
+    type: "string",
+    value: "BATCH_ID",
+    section: "Several runs",
+    help: "the runs of a batch (deno task batch) by cell and factor,\n" +
+      "with 95% bootstrap intervals; with --export, its dataset",
+  },
   export: {
     type: "string",
     value: "FORMAT",
@@ -107,6 +115,7 @@ export const ANALYZE_COMMAND = defineCommand({
     "deno task analyze [ID] [--json | --markdown | --html] [options]",
     "deno task analyze --compare ID1 ID2 … | --all [--since AGE] [--json | --markdown]",
     "deno task analyze --export jsonl|sharegpt|openai [ID | --all [--since AGE]]",
+    "deno task analyze --batch BATCH_ID [--json | --markdown | --html] [--export FORMAT]",
   ],
   summary: `Reads a run back from Redis (its streams are the log) and reports, per agent
 and overall: tokens, prompt tokens and their growth per turn, tokens/s,
@@ -140,6 +149,7 @@ with the turn they start from.`,
         ...options,
         // Colour only for a terminal, never into a file.
         color: options.out === undefined && Deno.stdout.isTerminal() && !Deno.noColor,
+        redis,
         signal,
       });
       await Deno.stdout.write(new TextEncoder().encode(output.text));
@@ -176,6 +186,7 @@ function _options(values: FlagValues<typeof FLAGS>, ids: string[]): AnalyzeComma
     sinceMs: values.since === undefined ? undefined : parseAge(values.since, "--since"),
     ...(values.limit === undefined ? {} : { limit: values.limit }),
     export: exportFormat as ExportFormat | undefined,
+    batch: values.batch === undefined ? undefined : checkConversationId(values.batch, "batch id"),
     statuses: _list(values.status, "--status", ConversationStatus.options, "any"),
     excludeFlags: _list(values["exclude-flag"], "--exclude-flag", FLAG_CODES, "none"),
     embedModel: values["embed-model"],

@@ -7,6 +7,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
+import type { Redis } from "ioredis";
 import type { Config } from "../config/config.ts";
 import type { ConversationMeta, ConversationStatus } from "../model/conversation_meta.ts";
 import type { Flag } from "./analysis_flags.ts";
@@ -23,6 +24,12 @@ import { createBackend } from "../llm/backend_factory.ts";
 import { concreteBackend } from "../config/backend_config.ts";
 import { dataHome } from "../base/data_home.ts";
 import { datasetFilter } from "./dataset_filter.ts";
+import { runSettings } from "./run_settings.ts";
+import { compareBatch } from "./batch_comparison.ts";
+import { formatBatchMarkdown, formatBatchText } from "./report/batch_report.ts";
+import { formatBatchHtml } from "./report/batch_report_html.ts";
+import { readBatchTranscripts } from "../batch/batch_runs.ts";
+import { batchProvenance } from "../batch/batch_provenance.ts";
 
 /** Parsed `analyze` flags. */
 export interface AnalyzeCommandOptions {
@@ -39,6 +46,10 @@ export interface AnalyzeCommandOptions {
   /** Most runs `all` takes. @default {100} */
   limit?: number;
   export?: ExportFormat | undefined;
+  /** `--batch ID`: the batch's comparison, or with `--export` its runs as a dataset. */
+  batch?: string | undefined;
+  /** The client `--batch` reads the batch record with (the store's own). */
+  redis?: Redis | undefined;
   /**
    * `--export`: keep only runs with one of these statuses. Unset: `completed`
    * with `--all`, any status for runs named by id.
@@ -85,6 +96,7 @@ export async function runAnalyzeCommand(
   options: AnalyzeCommandOptions,
 ): Promise<AnalyzeOutput> {
   _validate(options);
+  if (options.batch !== undefined) return await _batch(store, options.batch, config, options);
   if (options.export) {
     const all = await _transcripts(store, await _selectIds(store, options));
     const { kept, notice } = datasetFilter(all, options);
@@ -170,7 +182,64 @@ export function htmlFileName(id: string): string {
   return `dialogue-${id.replace(/[^A-Za-z0-9._-]/g, "_")}.html`;
 }
 
+/** `--batch ID`: the comparison (text, JSON, Markdown, HTML), or `--export` of its runs. */
+async function _batch(
+  store: ConversationStore,
+  batchId: string,
+  config: Config,
+  o: AnalyzeCommandOptions,
+): Promise<AnalyzeOutput> {
+  if (!o.redis) throw new TypeError("Cannot read a batch as no Redis client was given: pass redis");
+  const { runs } = await readBatchTranscripts(o.redis, batchId);
+  if (o.export) {
+    const byId = new Map(runs.map(({ run, transcript }) => [transcript.meta.id, run]));
+    // A batch is a dataset like --all: the same defaults (completed, no loop).
+    const { kept, notice } = datasetFilter(runs.map((r) => r.transcript), { ...o, all: true });
+    const lines = kept.flatMap((t) =>
+      exportTranscript(t, o.export!, {
+        provenance: {
+          batch: batchProvenance(batchId, byId.get(t.meta.id)!),
+          settings: runSettings(t.meta),
+        },
+      })
+    );
+    const output = await _emit(lines.length === 0 ? "" : lines.join("\n") + "\n", o.out);
+    return notice ? { ...output, notice } : output;
+  }
+  const comparison = compareBatch(
+    batchId,
+    runs.map(({ run, transcript }) => ({ run, analysis: analyzeRun(transcript) })),
+  );
+  switch (o.format) {
+    case "json":
+      return await _emit(JSON.stringify(comparison, null, 2) + "\n", o.out);
+    case "markdown":
+      return await _emit(formatBatchMarkdown(comparison), o.out);
+    case "html": {
+      const page = formatBatchHtml(comparison);
+      if (o.out !== undefined) return await _emit(page, o.out);
+      const dir = reportsDir(config, o.env ?? ((name) => Deno.env.get(name)));
+      await Deno.mkdir(dir, { recursive: true }).catch((error) => {
+        throw usageError(
+          `Cannot create the reports folder ${dir}: ${
+            (error as Error).message
+          } (set reports.dir in the config, or give --out)`,
+        );
+      });
+      return await _emit(page, join(dir, htmlFileName(`batch-${batchId}`)));
+    }
+    default:
+      return await _emit(formatBatchText(comparison), o.out);
+  }
+}
+
 function _validate(o: AnalyzeCommandOptions): void {
+  if (o.batch !== undefined && (o.ids.length > 0 || o.compare || o.all)) {
+    throw usageError("--batch chooses the runs itself: drop the ids, --compare and --all");
+  }
+  if (o.batch !== undefined && (o.embedModel || o.judgeModel)) {
+    throw usageError("--embed-model and --judge-model apply to one run's report, not to --batch");
+  }
   if ((o.statuses !== undefined || o.excludeFlags !== undefined) && !o.export) {
     throw usageError("--status and --exclude-flag choose the runs of --export: add --export");
   }

@@ -26,6 +26,15 @@ export const EXPORT_FORMATS = ["jsonl", "sharegpt", "openai"] as const;
 /** One of {@linkcode EXPORT_FORMATS}. */
 export type ExportFormat = typeof EXPORT_FORMATS[number];
 
+/** Options of {@linkcode exportTranscript}. */
+export interface ExportOptions {
+  /**
+   * Fields added to every line (`jsonl`) or to each run's `metadata`
+   * (`sharegpt`, `openai`): a batch run's `batch` and `settings`. @default none
+   */
+  provenance?: Record<string, unknown>;
+}
+
 const ROLES = {
   openai: { 1: "user", 2: "assistant", system: "system" },
   sharegpt: { 1: "human", 2: "gpt", system: "system" },
@@ -58,15 +67,22 @@ const ROLES = {
  * strictEqual(JSON.parse(line).conversations[1].from, "gpt");
  * ```
  */
-export function exportTranscript(t: Transcript, format: ExportFormat): string[] {
+export function exportTranscript(
+  t: Transcript,
+  format: ExportFormat,
+  options: ExportOptions = {},
+): string[] {
+  const extra = options.provenance ?? {};
   const responses = [...t.responses].sort(
     (a, b) => a.metadata.sequence_number - b.metadata.sequence_number,
   );
-  if (format === "jsonl") return responses.map((r) => JSON.stringify(_turnRecord(t, r)));
+  if (format === "jsonl") {
+    return responses.map((r) => JSON.stringify({ ..._turnRecord(t, r), ...extra }));
+  }
   const roles = ROLES[format];
   const system = _systemPrompt(t);
   const turns = responses.filter((r) => !r.metadata.error && r.content.trim() !== "");
-  const metadata = _runMetadata(t);
+  const metadata = { ..._runMetadata(t), ...extra };
   if (format === "sharegpt") {
     const conversations = [
       ...(system ? [{ from: roles.system, value: system }] : []),
