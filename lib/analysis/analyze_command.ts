@@ -96,7 +96,7 @@ export async function runAnalyzeCommand(
   options: AnalyzeCommandOptions,
 ): Promise<AnalyzeOutput> {
   _validate(options);
-  if (options.batch !== undefined) return await _batch(store, options.batch, config, options);
+  if (options.batch !== undefined) return await _batch(options.batch, config, options);
   if (options.export) {
     const all = await _transcripts(store, await _selectIds(store, options));
     const { kept, notice } = datasetFilter(all, options);
@@ -184,7 +184,6 @@ export function htmlFileName(id: string): string {
 
 /** `--batch ID`: the comparison (text, JSON, Markdown, HTML), or `--export` of its runs. */
 async function _batch(
-  store: ConversationStore,
   batchId: string,
   config: Config,
   o: AnalyzeCommandOptions,
