@@ -357,20 +357,32 @@ Deno.test("deno.json tasks grant no -A; observe, analyze and clean run no progra
   }
   // Each may start the local Redis (lib/cli/local_redis.ts), and nothing
   // else; the manager and the agent also deno, for the embedded model's own
-  // process (lib/llm/embedded/host_process.ts).
-  for (const task of ["observe", "analyze", "clean", "manager", "agent", "redis"]) {
+  // process (lib/llm/embedded/host_process.ts), and the dashboard to bundle
+  // its page at start (lib/web/web_assets.ts).
+  for (const task of ["observe", "analyze", "clean", "manager", "agent", "redis", "web"]) {
     const flags = flagsOf(task);
-    const generates = task === "manager" || task === "agent";
+    const alsoDeno = task === "manager" || task === "agent" || task === "web";
     assertEquals(
       flags.filter((f) => f.startsWith("--allow-run")),
-      [generates ? "--allow-run=redis-server,deno" : "--allow-run=redis-server"],
-      `${task} may run programs other than redis-server${generates ? " and deno" : ""}`,
+      [alsoDeno ? "--allow-run=redis-server,deno" : "--allow-run=redis-server"],
+      `${task} may run programs other than redis-server${alsoDeno ? " and deno" : ""}`,
     );
     assert(!flags.some((f) => f.startsWith("--allow-ffi")), `${task} may load native code`);
   }
   // Of the app's own processes, only the one that starts children may run any
   // program (dev tasks such as test and bench are not apps).
-  const apps = ["chat", "manager", "agent", "observe", "analyze", "clean", "redis", "fake-ollama"];
+  const apps = [
+    "chat",
+    "manager",
+    "agent",
+    "observe",
+    "analyze",
+    "clean",
+    "redis",
+    "web",
+    "fake-ollama",
+    "fake-openai",
+  ];
   const running = apps.filter((name) => / --allow-run( |$)/.test(tasks[name]?.command ?? ""));
   assertEquals(running, ["chat"]);
 });

@@ -20,6 +20,7 @@ const TASK_OF: Record<string, string> = {
   "observer.ts": "observe",
   "analyze.ts": "analyze",
   "clean.ts": "clean",
+  "web.ts": "web",
 };
 
 /** Options of {@linkcode spawnEntrypoint}. */
