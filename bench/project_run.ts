@@ -187,9 +187,12 @@ function _repoRoot(): string {
 }
 
 async function _tail(stream: ReadableStream<Uint8Array>): Promise<string> {
+  // A decoder by hand rather than TextDecoderStream: its typings differ
+  // between Deno's and the DOM's libs, which the web assets bring in.
+  const decoder = new TextDecoder();
   let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text = (text + chunk).slice(-8000);
+  for await (const chunk of stream) {
+    text = (text + decoder.decode(chunk, { stream: true })).slice(-8000);
   }
   return text;
 }
