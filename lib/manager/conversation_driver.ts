@@ -176,7 +176,9 @@ export class ConversationDriver {
 
   /** The model's scenario, stored; "release" on shutdown; undefined when the run failed. */
   async #writeScenario(touch: () => void): Promise<Scenario | "release" | undefined> {
-    const { config, signal } = this.#context;
+    const { signal } = this.#context;
+    // The run's own settings (topic, temperature, seed, prompt) over the pool's.
+    const config = applyRunOverrides(this.#context.config, runOverrides(this.#meta?.config));
     const chosen = this.#context.backend;
     const backend = typeof chosen === "function" ? chosen(this.#meta?.backends?.manager) : chosen;
     // The ticket stays ours while the model writes, however long it takes.

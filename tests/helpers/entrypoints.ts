@@ -21,6 +21,7 @@ const TASK_OF: Record<string, string> = {
   "analyze.ts": "analyze",
   "clean.ts": "clean",
   "web.ts": "web",
+  "batch.ts": "batch",
 };
 
 /** Options of {@linkcode spawnEntrypoint}. */
