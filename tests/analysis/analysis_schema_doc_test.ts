@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { RunAnalysis } from "../../lib/analysis/run_analysis.ts";
 import { RunComparison } from "../../lib/analysis/run_comparison.ts";
+import { BATCH_FIGURES, BatchComparison } from "../../lib/analysis/batch_comparison.ts";
 
 Deno.test("docs/analysis-schema.md documents every field of the JSON output", async () => {
   const doc = await Deno.readTextFile(new URL("../../docs/analysis-schema.md", import.meta.url));
@@ -15,6 +16,11 @@ Deno.test("docs/analysis-schema.md documents every field of the JSON output", as
     ...Object.keys(shape.topic_drift.shape),
     ...Object.keys(shape.settings.shape),
     ...Object.keys(RunComparison.shape.runs.element.shape),
+    ...Object.keys(BatchComparison.shape),
+    ...Object.keys(BatchComparison.shape.cells.element.shape),
+    ...Object.keys(BatchComparison.shape.by_factor.element.shape.levels.element.shape),
+    ...Object.keys(BatchComparison.shape.differences.element.shape),
+    ...BATCH_FIGURES,
   ];
   const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));
   assert.deepEqual(missing, []);
