@@ -28,7 +28,7 @@ import type { BatchRun } from "./batch_matrix.ts";
  *   duration_seconds: null, max_parallel: 1,
  * };
  * deepStrictEqual(runLayer(spec, { key: "c1/s7/r1", cell, seed: 7, repeat: 1 }), {
- *   agents: { agent1: { model: "a" }, agent2: { model: "b" } },
+ *   agents: { agent1: { model: "a", temperature: 0.5 }, agent2: { model: "b", temperature: 0.5 } },
  *   manager: { topic: "tea" },
  *   generation: { temperature: 0.5, seed: 7 },
  *   conversation: { max_turns: 4 },
@@ -37,6 +37,7 @@ import type { BatchRun } from "./batch_matrix.ts";
  */
 export function runLayer(spec: BatchSpec, run: BatchRun): ConfigLayer {
   const { cell } = run;
+  const temperature = cell.temperature === null ? {} : { temperature: cell.temperature };
   const generation: Record<string, number> = {};
   if (cell.temperature !== null) generation.temperature = cell.temperature;
   if (run.seed !== null) generation.seed = run.seed;
@@ -45,7 +46,11 @@ export function runLayer(spec: BatchSpec, run: BatchRun): ConfigLayer {
   if (spec.duration_seconds !== null) conversation.duration_seconds = spec.duration_seconds;
   return {
     ...(cell.backend !== null ? { backend: cell.backend } : {}),
-    agents: { agent1: { model: cell.agent1_model }, agent2: { model: cell.agent2_model } },
+    // The cell's temperature is both agents' (over a per-agent one in the base) and the manager's.
+    agents: {
+      agent1: { model: cell.agent1_model, ...temperature },
+      agent2: { model: cell.agent2_model, ...temperature },
+    },
     ...(cell.topic !== null ? { manager: { topic: cell.topic } } : {}),
     ...(Object.keys(generation).length > 0 ? { generation } : {}),
     ...(Object.keys(conversation).length > 0 ? { conversation } : {}),

@@ -125,15 +125,16 @@ export async function runBatch(options: BatchOptions): Promise<number> {
       print(`Interrupted: continue with 'deno task batch --resume ${batchId}'`);
       return 130;
     }
-    const { runs: ended } = await readBatchTranscripts(redis, batchId);
     if (options.analysis ?? true) {
+      const { runs: ended } = await readBatchTranscripts(redis, batchId);
       const comparison = compareBatch(
         batchId,
         ended.map(({ run, transcript }) => ({ run, analysis: analyzeRun(transcript) })),
       );
       print("\n" + formatBatchText(comparison));
     }
-    return ended.every(({ transcript }) => transcript.meta.status === "completed") ? 0 : 1;
+    const { runs: final } = await readBatchState(redis, batchId);
+    return final.every((r) => r.status === "completed") ? 0 : 1;
   } finally {
     await supervisor?.stop({ graceMs: 0 });
     await closeRedis(redis);

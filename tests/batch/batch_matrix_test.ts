@@ -3,7 +3,7 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { expandCells, expandRuns, varyingFactors } from "../../lib/batch/batch_matrix.ts";
 import { runConfig } from "../../lib/batch/batch_run_config.ts";
 import type { BatchSpec } from "../../lib/batch/batch_file.ts";
-import { parseConfig } from "../../lib/config/config.ts";
+import { agentTemperature, parseConfig } from "../../lib/config/config.ts";
 
 function spec(over: Partial<BatchSpec> = {}): BatchSpec {
   return {
@@ -77,7 +77,11 @@ Deno.test("expandCells() uses story files as the theme when given", () => {
 });
 
 Deno.test("runConfig() lays the run's models, topic, temperature, seed, prompts and limits over the base", () => {
-  const base = parseConfig({ generation: { temperature: 0.8 }, conversation: { max_turns: 50 } });
+  const base = parseConfig({
+    generation: { temperature: 0.8 },
+    agents: { agent2: { temperature: 1.2 } },
+    conversation: { max_turns: 50 },
+  });
   const s = spec({
     agent1_models: ["a"],
     agent2_models: ["b"],
@@ -91,6 +95,7 @@ Deno.test("runConfig() lays the run's models, topic, temperature, seed, prompts 
   assertEquals(config.agents.agent2.model, "b");
   assertEquals(config.manager.topic, "y");
   assertEquals(config.generation.temperature, 0.3);
+  assertEquals([agentTemperature(config, 1), agentTemperature(config, 2)], [0.3, 0.3]);
   assertEquals(config.generation.seed, 2);
   assertEquals(config.conversation.max_turns, 6);
   assertEquals(config.conversation.duration_seconds, 90);
