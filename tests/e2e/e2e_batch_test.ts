@@ -89,6 +89,7 @@ function watch(stream: ReadableStream<Uint8Array>) {
   };
 }
 
+const STORY = new URL("../fixtures/story.json", import.meta.url).pathname;
 const TOPICS = ["a lighthouse in a storm", "two chefs and one oven", "the last train home"];
 
 Deno.test("deno task batch runs 2 models × 3 topics × 3 seeds through the pools and compares them with intervals", async () => {
@@ -169,6 +170,50 @@ Deno.test("deno task batch runs 2 models × 3 topics × 3 seeds through the pool
       assertEquals(line.metadata.settings.topic, r.run.cell.topic);
       assertEquals(line.metadata.settings.agents["1"].model, r.run.cell.agent1_model);
     }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("the pools give each batch run its story file, temperature and prompt variant", async () => {
+  const t = await rig();
+  try {
+    const file = await t.file({
+      models: ["tiny"],
+      story_files: [STORY],
+      temperatures: [0.1, 1.3],
+      prompts: {
+        plain: {},
+        pirate: { agent_system: "You are {{name}}, a pirate at heart. {{format_instructions}}" },
+      },
+      seeds: [4],
+      max_turns: 2,
+    });
+    const run = await runEntrypoint("batch.ts", [file], { env: t.env, timeoutMs: 120_000 });
+    assertEquals(run.code, 0, run.stderr);
+    const id = batchId(run.stdout);
+    assertStringIncludes(run.stdout, "4 runs in 4 cells");
+    const { runs } = await readBatchState(t.redis, id);
+    const story = JSON.parse(await Deno.readTextFile(STORY));
+    const store = new ConversationStore(t.redis);
+    for (const r of runs) assertEquals((await store.require(r.id!)).scenario?.story, story.story);
+    // With story files the manager writes nothing: every chat request is an agent's.
+    const chats = t.double.requests.filter((q) => q.path === "/api/chat")
+      .map((q) => q.body as { messages: { content: string }[]; options: { temperature: number } });
+    assertEquals(chats.length, 4 * 2);
+    assertEquals(new Set(chats.map((c) => c.options.temperature)), new Set([0.1, 1.3]));
+    const pirate = chats.filter((c) => c.messages[0]!.content.includes("a pirate at heart"));
+    assertEquals(pirate.length, 4, "the pirate cells' turns, and only those, use that prompt");
+    // The HTML comparison: a chart per figure, the four cells.
+    const html = await runEntrypoint(
+      "analyze.ts",
+      ["--batch", id, "--html", "--out", `${t.dir}/batch.html`],
+      { env: t.env },
+    );
+    assertEquals(html.code, 0, html.stderr);
+    const page = await Deno.readTextFile(`${t.dir}/batch.html`);
+    assertEquals(page.match(/<svg /g)?.length, 10);
+    for (const cell of ["c1", "c2", "c3", "c4"]) assertStringIncludes(page, `>${cell} `);
   } finally {
     await t.close();
   }
