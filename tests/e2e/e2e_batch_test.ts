@@ -62,6 +62,13 @@ function batchId(stdout: string): string {
   return first.slice("batch ".length);
 }
 
+/** The most runs the progress lines showed in flight. */
+function maxRunning(stderr: string): number {
+  const counts = [...stderr.matchAll(/done · (\d+) running/g)].map((m) => Number(m[1]));
+  assert(counts.length > 0, `no progress line in: ${stderr}`);
+  return Math.max(...counts);
+}
+
 /** Reads a stream into a string, resolving `until(pattern)` once the text matches. */
 function watch(stream: ReadableStream<Uint8Array>) {
   let text = "";
@@ -108,6 +115,7 @@ Deno.test("deno task batch runs 2 models × 3 topics × 3 seeds through the pool
     assertEquals(run.code, 0, run.stderr);
     const id = batchId(run.stdout);
     assertStringIncludes(run.stderr, "18/18 done · 0 running · 0 failed");
+    assertEquals(maxRunning(run.stderr), 6, "max_parallel runs in flight, never more");
     assertStringIncludes(run.stdout, "18 runs in 6 cells; means with 95% percentile bootstrap");
     assertMatch(
       run.stdout,
@@ -227,9 +235,15 @@ Deno.test("a batch interrupted with Ctrl-C resumes with --resume and runs only w
       topics: ["tea", "coffee"],
       seeds: [1, 2],
       max_turns: 4,
-      max_parallel: 2,
+      max_parallel: 5, // --max-parallel 2 wins
     });
-    const child = await spawnEntrypoint("batch.ts", [file, "--no-analysis"], { env: t.env });
+    const child = await spawnEntrypoint(
+      "batch.ts",
+      [file, "--no-analysis", "--max-parallel", "2"],
+      {
+        env: t.env,
+      },
+    );
     const stdout = watch(child.stdout);
     const stderr = watch(child.stderr);
     // Mid-batch: one run has ended, others are in flight or not started.
@@ -238,6 +252,7 @@ Deno.test("a batch interrupted with Ctrl-C resumes with --resume and runs only w
     const status = await child.status;
     await Promise.all([stdout.done, stderr.done]);
     assertEquals(status.code, 130, stderr.text());
+    assertEquals(maxRunning(stderr.text()), 2);
     const id = batchId(stdout.text());
     assertStringIncludes(
       stdout.text(),
