@@ -9,12 +9,14 @@
  */
 import { z } from "zod";
 import type { Config } from "./config.ts";
+import { PROMPT_MAX_CHARS } from "./config_files.ts";
 
-const text = z.string().min(1);
+// Stored text is read back from Redis: bounded as the config bounds it.
+const text = z.string().min(1).max(PROMPT_MAX_CHARS);
 
 /** The per-run generation settings read from a stored configuration. */
 export const RunOverrides = z.object({
-  topic: text.optional(),
+  topic: z.string().min(1).max(2000).optional(),
   temperature: z.number().min(0).max(2).optional(),
   agent1_temperature: z.number().min(0).max(2).optional(),
   agent2_temperature: z.number().min(0).max(2).optional(),
