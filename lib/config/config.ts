@@ -91,6 +91,17 @@ export const Config = z.strictObject({
   }).prefault({}),
   ollama: z.strictObject({
     host: z.string().min(1).default("http://127.0.0.1:11434"),
+    /**
+     * Several Ollama hosts served as one pool (lib/llm/host_pool.ts): each call goes to the
+     * least-loaded host with a free slot; a busy one (503/429) is backed off. Used by every role
+     * whose host is `host` (not by an agent slot with a host of its own). Env OLLAMA_HOSTS
+     * (`URL[=CONCURRENCY],…`).
+     */
+    hosts: z.array(z.strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      /** Calls the host serves at once (its OLLAMA_NUM_PARALLEL). */
+      concurrency: z.number().int().min(1).max(1024).default(1),
+    })).min(1).max(64).optional(),
     /** A generation that takes longer than this is cancelled. */
     request_timeout_ms: z.number().int().positive().default(300_000),
     keep_alive: z.string().min(1).default("5m"),

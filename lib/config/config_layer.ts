@@ -14,6 +14,7 @@ export const ENV_VARS: Readonly<Record<string, readonly string[]>> = {
   REDIS_URL: ["redis.url"],
   REDIS_CLUSTER_NODES: ["redis.cluster_nodes"],
   OLLAMA_HOST: ["ollama.host"],
+  OLLAMA_HOSTS: ["ollama.hosts"],
   // Like --backend: every role but an agent that names its own.
   DIALOGUE_BACKEND: ["backend", "agents.backend", "manager.backend"],
   OPENAI_BASE_URL: ["openai.base_url"],
@@ -65,11 +66,22 @@ export function setPath(path: string, value: unknown): ConfigLayer {
 /** Turns a string from env or flags into a number where the field expects one. */
 export function coerceScalar(path: string, raw: string): unknown {
   if (path === "redis.cluster_nodes") return raw.split(",").map((s) => s.trim()).filter(Boolean);
+  if (path === "ollama.hosts") {
+    return raw.split(",").map((s) => s.trim()).filter(Boolean).map(_poolHost);
+  }
   const numeric =
     /(_seconds|_turns|_ms|\.port|\.db|temperature|num_ctx|seed|_messages|_chars|_tokens|_attempts)$/;
   if (!numeric.test(path)) return raw;
   const n = Number(raw);
   return raw.trim() !== "" && Number.isFinite(n) ? n : raw;
+}
+
+/** `URL[=CONCURRENCY]` as OLLAMA_HOSTS lists hosts. */
+function _poolHost(text: string): { url: string; concurrency?: unknown } {
+  const at = text.lastIndexOf("=");
+  if (at < 0) return { url: text };
+  const n = Number(text.slice(at + 1));
+  return { url: text.slice(0, at), concurrency: Number.isFinite(n) ? n : text.slice(at + 1) };
 }
 
 /** Whether `value` is a plain object (not an array, not null). */

@@ -13,6 +13,7 @@ import type { BackendKind, LlmBackend } from "./llm_backend.ts";
 import { ollamaBackendFor } from "./ollama/ollama_backend.ts";
 import { openAiBackendFor } from "./openai/openai_backend.ts";
 import { embeddedBackendFor } from "./embedded/embedded_backend.ts";
+import { HostPool } from "./host_pool.ts";
 
 /** Options of {@linkcode createBackend}. */
 export interface CreateBackendOptions {
@@ -93,10 +94,14 @@ export class BackendSet {
     const key = `${kind}|${where}`;
     let backend = this.#backends.get(key);
     if (!backend) {
-      backend = createBackend(this.#config, kind, {
-        ...(where ? { host: where } : {}),
-        sequences: this.#sequences,
-      });
+      const pool = this.#config.ollama.hosts;
+      backend = kind === "ollama" && pool && where === this.#config.ollama.host
+        // ollama.hosts: the default host is a pool of them (an agent slot's own host is not).
+        ? new HostPool(pool, (url) => createBackend(this.#config, kind, { host: url }))
+        : createBackend(this.#config, kind, {
+          ...(where ? { host: where } : {}),
+          sequences: this.#sequences,
+        });
       this.#backends.set(key, backend);
     }
     return backend;
