@@ -1,7 +1,8 @@
 /**
  * The flags of an analysis: the few things a reader should look at, each
  * with the turn it starts from — a loop, a stale or drifting conversation,
- * a one-sided one, truncated or failed replies, a turn measured with a
+ * a one-sided one, an agent echoing its partner, leaving its persona, a run
+ * collapsing, truncated or failed replies, a turn measured with a
  * negative bus overhead (a measuring bug), a stall before the end.
  *
  * @module
@@ -11,6 +12,7 @@ import type { DialogMessage } from "../model/dialog_message.ts";
 import type { DialogueMetrics } from "./dialogue_metrics.ts";
 import type { TurnRow } from "./generation_stats.ts";
 import type { TopicDrift } from "./topic_drift.ts";
+import type { Insight } from "./insight.ts";
 import { percentile } from "./stats.ts";
 import { activeMs, type PauseWindow } from "./run_clock.ts";
 
@@ -30,6 +32,9 @@ export const Flag = z.object({
     "errors",
     "negative_overhead",
     "stalled",
+    "echo",
+    "persona_break",
+    "collapse",
   ]),
   message: z.string(),
   /** First turn concerned, when there is one. */
@@ -49,6 +54,8 @@ export interface FlagInput {
   startedAt: number | null;
   /** When the run was interrupted: not a silence. */
   pause?: PauseWindow | undefined;
+  /** Echo, persona break and collapse; no such flag without. */
+  insight?: Insight | undefined;
 }
 
 /**
@@ -123,6 +130,38 @@ export function flagsFor(input: FlagInput): Flag[] {
   }
   const stall = _stall(input);
   if (stall) flags.push(stall);
+  if (input.insight) flags.push(..._insightFlags(input.insight));
+  return flags;
+}
+
+function _insightFlags(insight: Insight): Flag[] {
+  const flags: Flag[] = [];
+  const { echo, persona_break: persona, collapse } = insight;
+  const at = (turn: number | null) => turn === null ? {} : { from_turn: turn };
+  if (echo.detected) {
+    const share = (a: "1" | "2") => `agent ${a} ${Math.round(echo.share[a] * 100)}%`;
+    flags.push({
+      code: "echo",
+      message: `An agent restates its partner instead of answering (${share("1")}, ` +
+        `${share("2")} of turns echo): ${echo.evidence ?? "see the transcript"}`,
+      ...at(echo.from_turn),
+    });
+  }
+  if (persona?.detected) {
+    flags.push({
+      code: "persona_break",
+      message: `An agent left its persona: ${persona.evidence ?? "see the transcript"}` +
+        ` (by ${persona.method === "embedding" ? "embeddings" : "persona words"})`,
+      ...at(persona.from_turn),
+    });
+  }
+  if (collapse.detected) {
+    flags.push({
+      code: "collapse",
+      message: `The conversation is collapsing: ${collapse.evidence ?? "see the transcript"}`,
+      ...at(collapse.from_turn),
+    });
+  }
   return flags;
 }
 

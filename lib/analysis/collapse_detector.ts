@@ -22,9 +22,10 @@ import type { SpokenTurn } from "./echo_detector.ts";
  */
 export const COLLAPSE_WINDOW = 4;
 /**
- * Diversity has fallen when a window's distinct-2 is at most this share of
- * the opening window's: a 25 % drop. Ordinary runs move by ±10 % window to
- * window (their turns rarely share a bigram), so a quarter is well outside.
+ * Diversity has fallen when a window's distinct-2 (or distinct-1) is at most
+ * this share of the opening window's: a 25 % drop. Ordinary runs move by
+ * ±10 % window to window (their turns rarely share a bigram), so a quarter
+ * is well outside.
  */
 export const COLLAPSE_DIVERSITY_SHARE = 0.75;
 /** Turns have shrunk when the window's mean length is at most this share of the opening's (40 % shorter). */
@@ -68,6 +69,7 @@ export type CollapseResult = z.infer<typeof CollapseResult>;
 /** One window's figures. */
 export interface CollapseWindow {
   first_turn: number;
+  distinct_1: number;
   distinct_2: number;
   mean_words: number;
   merge: number;
@@ -197,10 +199,12 @@ export function detectCollapse(turns: readonly SpokenTurn[]): CollapseResult {
 
 function _window(turns: readonly _Turn[]): CollapseWindow {
   const bigrams = turns.flatMap((t) => t.bigrams);
+  const unigrams = turns.flatMap((t) => t.words);
   const words = (agent: 1 | 2) =>
     new Set(turns.flatMap((t) => (t.agent === agent ? t.content : [])));
   return {
     first_turn: turns[0]!.seq,
+    distinct_1: unigrams.length === 0 ? 0 : new Set(unigrams).size / unigrams.length,
     distinct_2: bigrams.length === 0 ? 0 : new Set(bigrams).size / bigrams.length,
     mean_words: turns.reduce((s, t) => s + t.words.length, 0) / turns.length,
     merge: jaccard(words(1), words(2)),
@@ -210,7 +214,11 @@ function _window(turns: readonly _Turn[]): CollapseWindow {
 
 /** Why window `w` has collapsed against the opening window, or undefined. */
 function _collapsed(w: CollapseWindow, opening: CollapseWindow): string | undefined {
-  if (!(w.distinct_2 <= opening.distinct_2 * COLLAPSE_DIVERSITY_SHARE)) return undefined;
+  // Distinct-2 misses a refrain of two-word turns (few bigrams, all new); distinct-1 catches it.
+  const fell = (["distinct_2", "distinct_1"] as const).find((k) =>
+    w[k] <= opening[k] * COLLAPSE_DIVERSITY_SHARE
+  );
+  if (fell === undefined) return undefined;
   const also: string[] = [];
   if (w.mean_words <= opening.mean_words * COLLAPSE_LENGTH_SHARE) {
     also.push(
@@ -228,7 +236,8 @@ function _collapsed(w: CollapseWindow, opening: CollapseWindow): string | undefi
     also.push(`${Math.round(w.recurring * 100)}% of the phrases were said before`);
   }
   if (also.length === 0) return undefined;
-  return `distinct-2 fell from ${opening.distinct_2.toFixed(2)} to ${w.distinct_2.toFixed(2)}; ${
+  const name = fell === "distinct_2" ? "distinct-2" : "distinct-1";
+  return `${name} fell from ${opening[fell].toFixed(2)} to ${w[fell].toFixed(2)}; ${
     also.join("; ")
   }`;
 }

@@ -27,6 +27,7 @@ import { PersonaJudgement } from "./persona_judge.ts";
 import { round } from "./stats.ts";
 import { pauseWindow } from "./run_clock.ts";
 import { RunSettings, runSettings } from "./run_settings.ts";
+import { Insight, measureInsight } from "./insight.ts";
 
 export { AgentStats, COLD_START_MS, TurnRow } from "./generation_stats.ts";
 export { Flag, ONE_SIDED_SHARE, STALL_MIN_MS } from "./analysis_flags.ts";
@@ -89,6 +90,8 @@ export const RunAnalysis = z.object({
   topic_drift: TopicDrift,
   /** Model-judged persona consistency; null unless `--judge-model` was given. */
   persona_judge: PersonaJudgement.nullable(),
+  /** Echo, persona break, collapse and linguistic coordination (see `insight.ts`). */
+  insight: Insight,
   flags: z.array(Flag),
 });
 /** The analyzer's output. */
@@ -100,6 +103,11 @@ export interface AnalysisExtras {
   embeddings?: TurnEmbeddings | undefined;
   /** A judge model's verdict (see `persona_judge.ts`). */
   personaJudge?: PersonaJudgement | undefined;
+  /**
+   * Embeddings of the two personas' texts (`personaText`), in the model of
+   * `embeddings`; with them persona breaks are found by embeddings.
+   */
+  personaEmbeddings?: readonly [number[], number[]] | undefined;
 }
 
 /**
@@ -212,6 +220,13 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
   const turnCount = Math.max(meta.turns, responses.length);
   const personas = meta.scenario?.personas;
   const dialogue = computeDialogueMetrics(turns);
+  const insight = measureInsight(
+    turns,
+    personas && personas[0] && personas[1] ? [personas[0], personas[1]] : null,
+    extras.personaEmbeddings && extras.embeddings
+      ? { personas: extras.personaEmbeddings, turns: extras.embeddings.turns }
+      : undefined,
+  );
   return {
     schema_version: 1,
     conversation: {
@@ -242,7 +257,9 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
     sentiment: sentiment.summary,
     topic_drift: drift.summary,
     persona_judge: extras.personaJudge ?? null,
+    insight,
     flags: flagsFor({
+      insight,
       responses,
       rows,
       dialogue,

@@ -2,6 +2,8 @@
 import assert from "node:assert/strict";
 import { RunAnalysis } from "../../lib/analysis/run_analysis.ts";
 import { RunComparison } from "../../lib/analysis/run_comparison.ts";
+import { Flag } from "../../lib/analysis/analysis_flags.ts";
+import { COORDINATION_CATEGORIES } from "../../lib/analysis/coordination.ts";
 import { BATCH_FIGURES, BatchComparison } from "../../lib/analysis/batch_comparison.ts";
 
 Deno.test("docs/analysis-schema.md documents every field of the JSON output", async () => {
@@ -21,6 +23,24 @@ Deno.test("docs/analysis-schema.md documents every field of the JSON output", as
     ...Object.keys(BatchComparison.shape.by_factor.element.shape.levels.element.shape),
     ...Object.keys(BatchComparison.shape.differences.element.shape),
     ...BATCH_FIGURES,
+  ];
+  const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));
+  assert.deepEqual(missing, []);
+});
+
+Deno.test("docs/analysis-schema.md documents every insight field and every flag code", async () => {
+  const doc = await Deno.readTextFile(new URL("../../docs/analysis-schema.md", import.meta.url));
+  const insight = RunAnalysis.shape.insight.shape;
+  const keys = [
+    ...Object.keys(insight),
+    ...Object.keys(insight.echo.shape),
+    ...Object.keys(insight.persona_break.unwrap().shape),
+    ...Object.keys(insight.persona_break.unwrap().shape.per_turn.element.shape),
+    ...Object.keys(insight.collapse.shape),
+    ...Object.keys(insight.coordination.shape),
+    ...Object.keys(insight.coordination.shape["1_to_2"].shape),
+    ...Object.keys(COORDINATION_CATEGORIES),
+    ...Flag.shape.code.options,
   ];
   const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));
   assert.deepEqual(missing, []);

@@ -24,6 +24,7 @@ import {
   sentimentLines,
   SPARK_WIDTH,
 } from "./analysis_sections.ts";
+import { insightRows } from "./insight_rows.ts";
 
 /** Options for {@linkcode formatAnalysisText}. */
 export interface AnalysisTextOptions {
@@ -108,6 +109,8 @@ export function formatAnalysisText(a: RunAnalysis, opts: AnalysisTextOptions = {
   }
   out.push("", p.bold("Dialogue"));
   out.push(...textTable(dialogueRows(a), [false, false]).map((l) => `  ${l}`), "");
+  out.push(p.bold("Insight"));
+  out.push(...textTable(insightRows(a), [false, false]).map((l) => `  ${l}`), "");
 
   const persona = personaRows(a, _clean);
   if (persona) {
@@ -157,6 +160,11 @@ export function formatAnalysisMarkdown(a: RunAnalysis): string {
   }
   out.push("", "## Dialogue", "");
   out.push(...markdownTable([["Measure", "Value"], ...dialogueRows(a).map((r) => r.map(md))], [
+    false,
+    false,
+  ]));
+  out.push("", "## Insight", "");
+  out.push(...markdownTable([["Measure", "Value"], ...insightRows(a).map((r) => r.map(md))], [
     false,
     false,
   ]));

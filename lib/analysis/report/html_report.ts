@@ -10,6 +10,7 @@
  */
 import type { RunAnalysis, Transcript } from "../run_analysis.ts";
 import { dialogueRows, headlineRows, metricRows, personaRows } from "./analysis_sections.ts";
+import { insightRows } from "./insight_rows.ts";
 import { barChart, escapeHtml, lineChart } from "./svg_chart.ts";
 import { sanitizeText } from "../../base/sanitize.ts";
 import { formatSigned } from "../../view/text_table.ts";
@@ -93,6 +94,8 @@ ${
 ${_table("agents", metricRows(a, _esc), true)}
 <h2>Dialogue</h2>
 ${_table("dialogue", [["Measure", "Value"], ...dialogueRows(a).map((r) => r.map(_esc))], true)}
+<h2>Insight</h2>
+${_table("insight", [["Measure", "Value"], ...insightRows(a).map((r) => r.map(_esc))], true)}
 ${_persona(a)}
 ${_scenario(t)}
 <h2>Transcript</h2>
