@@ -170,6 +170,20 @@ export const Config = z.strictObject({
      */
     stale_action: z.enum(["off", "warn", "stop"]).default("warn"),
     /**
+     * What an echoing agent (restating its partner's previous turn in two of
+     * its own turns in a row) does. Warns by default: a lexical sign that a
+     * run degrades, not a proof, and a run stopped for it is lost, while a
+     * notice lets the person watching decide.
+     */
+    echo_action: z.enum(["off", "warn", "stop"]).default("warn"),
+    /**
+     * What a collapsing run (diversity falling while the turns shrink, the
+     * vocabularies merge or phrases recur) does. Warns by default: collapse
+     * is a trend measured against the opening, so it is softer than a loop,
+     * which still stops the run by default when the collapse ends in one.
+     */
+    collapse_action: z.enum(["off", "warn", "stop"]).default("warn"),
+    /**
      * A request or response left unacknowledged this long by a process that
      * stopped is taken over by another process serving the same role.
      */

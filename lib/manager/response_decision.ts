@@ -103,7 +103,10 @@ export function decideResponse(entry: ResponseEntry, context: ResponseContext): 
 }
 
 /** Why a run ends after an accepted turn. */
-export type TurnStop = "max_turns" | "duration" | "loop";
+export type TurnStop = "max_turns" | "duration" | DetectorStop;
+
+/** The stop reasons of the live detectors. */
+export type DetectorStop = "loop" | "echo" | "collapse";
 
 /** What the turn limits say after turn `seq`. */
 export interface StopInputs {
@@ -113,6 +116,8 @@ export interface StopInputs {
   now: number;
   /** The live detectors want the run to end here. */
   loop: boolean;
+  /** Which stop reason they give. @default {"loop"} */
+  reason?: DetectorStop | undefined;
 }
 
 /**
@@ -122,7 +127,7 @@ export interface StopInputs {
 export function stopAfterTurn(inputs: StopInputs): TurnStop | undefined {
   if (inputs.seq >= inputs.maxTurns) return "max_turns";
   if (inputs.deadline !== undefined && inputs.now >= inputs.deadline) return "duration";
-  return inputs.loop ? "loop" : undefined;
+  return inputs.loop ? inputs.reason ?? "loop" : undefined;
 }
 
 /** Verdict of {@linkcode settleAccept}. */

@@ -100,14 +100,15 @@ export class TakeoverReader {
 
   /**
    * Live detectors that have seen the replies of turns 1..`turns`, so a run
-   * taken over keeps its loop and staleness findings (and does not report a
+   * taken over keeps its loop, staleness, echo and collapse findings (and does not report a
    * notice twice). Reads the log only when a detector is on and turns were
    * accepted; a takeover is rare, so reading the whole run once is fine.
    */
   async detectors(conversation: Config["conversation"], turns: number): Promise<LiveDetectors> {
     const detectors = new LiveDetectors(conversation);
-    const { loop_action, stale_action } = conversation;
-    if (turns > 0 && (loop_action !== "off" || stale_action !== "off")) {
+    const { loop_action, stale_action, echo_action, collapse_action } = conversation;
+    const actions = [loop_action, stale_action, echo_action, collapse_action];
+    if (turns > 0 && actions.some((action) => action !== "off")) {
       // Every accepted turn: the detectors' findings depend on the whole run.
       const history = await new ConversationStore(this.#redis).responsesBefore(
         this.#id,

@@ -148,8 +148,9 @@ export class TurnLedger {
       deadline: meta.deadline,
       now: Date.now(),
       loop: check.stop,
+      reason: check.reason,
     });
-    if (stop === "loop") {
+    if (stop === "loop" || stop === "echo" || stop === "collapse") {
       log("manager").info("Stopping {id} after turn {seq}: {why}", {
         id: this.#id,
         seq,

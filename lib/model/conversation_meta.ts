@@ -24,6 +24,10 @@ export const StopReason = z.enum([
   "error",
   "interrupted",
   "loop",
+  /** The live echo check (`conversation.echo_action: stop`): an agent kept restating its partner. */
+  "echo",
+  /** The live collapse check (`conversation.collapse_action: stop`): the run converged. */
+  "collapse",
 ]);
 /** Why a run ended. */
 export type StopReason = z.infer<typeof StopReason>;

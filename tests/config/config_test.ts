@@ -99,6 +99,8 @@ Deno.test("parseConfig({}) fills every section with its documented default", () 
     max_reply_tokens: 400,
     loop_action: "stop",
     stale_action: "warn",
+    echo_action: "warn",
+    collapse_action: "warn",
     claim_idle_seconds: 30,
   });
   assert.deepEqual(config.generation, { temperature: 0.8, num_ctx: 4096 });

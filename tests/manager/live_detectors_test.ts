@@ -17,8 +17,12 @@ const looping = [
   "Thank you, goodbye to you too, my friend!",
 ];
 
+/** Only the checks named in `overrides` are on (echo and collapse warn by default). */
 function detectors(overrides: Record<string, string>): LiveDetectors {
-  return new LiveDetectors(parseConfig({ conversation: overrides }).conversation);
+  return new LiveDetectors(
+    parseConfig({ conversation: { echo_action: "off", collapse_action: "off", ...overrides } })
+      .conversation,
+  );
 }
 
 /** Feeds every turn; returns the first turn at which the run must stop, and every notice. */
@@ -50,7 +54,7 @@ Deno.test("LiveDetectors with loop_action warn notifies once and never stops the
   assertEquals(fed.notices[0]!.startsWith("The agents are repeating each other"), true);
 });
 
-Deno.test("LiveDetectors with both checks off ignores a loop", () => {
+Deno.test("LiveDetectors with the loop and staleness checks off ignores a loop", () => {
   assertEquals(feed(detectors({ loop_action: "off", stale_action: "off" }), looping), {
     notices: [],
   });
@@ -73,4 +77,67 @@ Deno.test("LiveDetectors.replay of a taken-over run does not notify again what w
   live.replay(looping);
   const check = live.check("Thank you so much, goodbye my friend!", looping.length + 1);
   assertEquals(check.notices, []);
+});
+
+const echoing = [
+  "The lamp flickered twice last night; I logged the storm at force nine.",
+  "So the lamp flickered twice last night, and you logged the storm at force nine.",
+  "The brass fittings are corroded and the spare wick is nearly gone.",
+  "Right, the brass fittings are corroded and the spare wick is nearly gone.",
+  "We must ration the paraffin until the supply boat comes.",
+  "Yes, we must ration the paraffin until the supply boat comes.",
+];
+
+Deno.test("LiveDetectors with echo_action stop ends an echoing run as echo, after the second restatement", () => {
+  const live = detectors({ loop_action: "off", stale_action: "off", echo_action: "stop" });
+  let stop: { at: number; reason: string | undefined } | undefined;
+  for (const [i, text] of echoing.entries()) {
+    const check = live.check(text, i + 1);
+    check.commit();
+    if (check.stop) {
+      stop = { at: i + 1, reason: check.reason };
+      break;
+    }
+  }
+  assertEquals(stop, { at: 4, reason: "echo" });
+  assertEquals(feed(detectors({ echo_action: "stop" }), varied), { notices: [] });
+});
+
+Deno.test("LiveDetectors with echo_action warn (the default) notifies once, from the first echoing turn", () => {
+  const live = new LiveDetectors(
+    parseConfig({ conversation: { loop_action: "off", stale_action: "off" } }).conversation,
+  );
+  const notices = echoing.flatMap((text, i) => {
+    const check = live.check(text, i + 1);
+    check.commit();
+    assertEquals(check.stop, false);
+    return check.notices;
+  });
+  assertEquals(notices.length, 1);
+  assertEquals(notices[0]?.turn, 2);
+  assertEquals(notices[0]?.text.startsWith("An agent is echoing its partner"), true);
+});
+
+const collapsing = [
+  "The lamp flickered twice last night; I logged the storm at force nine.",
+  "Fascinating! Does the salt spray affect the lichen colonies on the north cliff?",
+  "Salt eats everything here. Brass, rope, my patience. The cliff is off limits in this wind.",
+  "But the ferry leaves Thursday and my supervisor expects a specimen of the orange lichen.",
+  "We are together in this, the light and the lichen.",
+  "Together in this, the light and the lichen, yes.",
+  "Together, the light and the lichen.",
+  "Yes, together, the light and the lichen.",
+  "The light and the lichen, together.",
+  "Together. The light. The lichen.",
+];
+
+Deno.test("LiveDetectors with collapse_action stop ends a collapsing run as collapse", () => {
+  const live = detectors({ loop_action: "off", stale_action: "off", collapse_action: "stop" });
+  const reasons = collapsing.map((text, i) => {
+    const check = live.check(text, i + 1);
+    check.commit();
+    return check.reason;
+  });
+  assertEquals(reasons.includes("collapse"), true);
+  assertEquals(feed(detectors({ collapse_action: "stop" }), varied), { notices: [] });
 });
