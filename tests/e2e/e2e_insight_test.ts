@@ -1,0 +1,78 @@
+/**
+ * End to end: the live echo action in a run of `main.ts` (what `deno task
+ * chat` runs) against a private redis-server and the Ollama double told to
+ * send an echoing script, then `analyze.ts` on the run.
+ */
+import { assertEquals, assertStringIncludes } from "../helpers/assert.ts";
+import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
+import { RedisServer } from "../../lib/testing/redis_server.ts";
+import { runEntrypoint } from "../helpers/entrypoints.ts";
+import { parseConfig } from "../../lib/config/config.ts";
+import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
+import { ConversationStore } from "../../lib/bus/conversation_store.ts";
+
+const ECHOING = [
+  "The lamp flickered twice last night and I logged the storm at force nine.",
+  "So the lamp flickered twice last night, and you logged the storm at force nine.",
+  "The brass fittings are corroded and the spare wick is nearly gone.",
+  "Right, the brass fittings are corroded and the spare wick is nearly gone.",
+  "We must ration the paraffin until the supply boat comes.",
+  "Yes, we must ration the paraffin until the supply boat comes.",
+  "Go down and count the paraffin cans in the cellar.",
+  "I will go down and count the paraffin cans in the cellar.",
+];
+
+async function echoingRun(echoAction: "stop" | "warn") {
+  const double = await OllamaDouble.start();
+  const redisServer = await RedisServer.start();
+  const redis = await connectRedis(parseConfig({ redis: { url: redisServer.url } }).redis, {
+    name: "test",
+  });
+  const dir = await Deno.makeTempDir({ prefix: "dialogue_e2e_insight_" });
+  try {
+    const config = `${dir}/config.jsonc`;
+    await Deno.writeTextFile(config, JSON.stringify({ conversation: { echo_action: echoAction } }));
+    for (const line of ECHOING) double.enqueueFault({ kind: "text", content: line });
+    const env = { REDIS_URL: redisServer.url, OLLAMA_HOST: double.url, DIALOGUE_MODEL: "tiny" };
+    const run = await runEntrypoint("main.ts", [
+      "--config",
+      config,
+      "--max-turns",
+      "8",
+      "--output",
+      "text",
+      "--no-analysis",
+      "--story",
+      "tests/fixtures/story.json",
+    ], { env });
+    assertEquals(run.code, 0, run.stderr);
+    const store = new ConversationStore(redis);
+    const id = (await store.latest())!;
+    const meta = (await store.get(id))!;
+    const analysis = await runEntrypoint("analyze.ts", [id, "--json"], { env });
+    assertEquals(analysis.code, 0, analysis.stderr);
+    return { meta, run, analysis: JSON.parse(analysis.stdout) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await closeRedis(redis);
+    await redisServer.stop();
+    await double.close();
+  }
+}
+
+Deno.test("with echo_action stop an echoing run ends after the second restatement, as echo", async () => {
+  const { meta, analysis } = await echoingRun("stop");
+  assertEquals(meta.status, "completed");
+  assertEquals(meta.stop_reason, "echo");
+  assertEquals(meta.turns, 4);
+  assertEquals(analysis.conversation.stop_reason, "echo");
+  assertEquals(analysis.insight.echo.from_turn, 2);
+  assertEquals(analysis.flags.some((f: { code: string }) => f.code === "echo"), true);
+});
+
+Deno.test("with echo_action warn (the default) an echoing run goes on and observers get a notice", async () => {
+  const { meta, run } = await echoingRun("warn");
+  assertEquals(meta.stop_reason, "max_turns");
+  assertEquals(meta.turns, 8);
+  assertStringIncludes(run.stdout, "echoing its partner");
+});
