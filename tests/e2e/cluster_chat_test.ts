@@ -11,6 +11,7 @@ import { closeRedis, connectRedis } from "../../lib/bus/redis_connection.ts";
 import { ConversationStore } from "../../lib/bus/conversation_store.ts";
 import { conversationKeys } from "../../lib/bus/keys.ts";
 import { scanKeys } from "../../lib/bus/key_scan.ts";
+import { keySlot } from "../../lib/bus/key_slot.ts";
 import { RunAnalysis } from "../../lib/analysis/run_analysis.ts";
 import type { Redis } from "ioredis";
 
@@ -64,13 +65,14 @@ async function assertEveryTurnOnce(store: ConversationStore, ids: string[], turn
 Deno.test("chat --pairs on a 3-master cluster completes, its keys spread over every master", async () => {
   const t = await rig();
   try {
+    // 24 runs: the chance that a master gets none of them is 3 · (2/3)^24 ≈ 0.02 %.
     const run = await runEntrypoint(
       "main.ts",
       [
         "--pairs",
-        "6",
+        "24",
         "--max-turns",
-        "4",
+        "3",
         "--story",
         "tests/fixtures/story.json",
         "--no-analysis",
@@ -79,10 +81,24 @@ Deno.test("chat --pairs on a 3-master cluster completes, its keys spread over ev
     );
     assertEquals(run.code, 0, run.stderr);
     const ids = (await t.store.list(50)).map((m) => m.id);
-    assertEquals(ids.length, 6);
-    await assertEveryTurnOnce(t.store, ids, 4);
-    const perNode = await t.cluster.keysPerNode();
-    for (const { node, keys } of perNode) assert(keys > 0, `master ${node} holds no key`);
+    assertEquals(ids.length, 24);
+    await assertEveryTurnOnce(t.store, ids, 3);
+    // Each master holds some of the runs: counted slot by slot on the node that serves it.
+    const ranges = await t.redis.call("CLUSTER", "SLOTS") as [number, number, [string, number]][];
+    for (const [from, to, [host, port]] of ranges) {
+      const node = t.cluster.servers.find((s) => s.port === port)!;
+      const mine = ids.filter((id) => {
+        const slot = keySlot(conversationKeys(id).meta);
+        return slot >= from && slot <= to;
+      });
+      assert(mine.length > 0, `master ${host}:${port} holds no run`);
+      let counted = 0;
+      for (const slot of new Set(mine.map((id) => keySlot(conversationKeys(id).meta)))) {
+        counted += Number(await _cli(node.port, "cluster", "countkeysinslot", String(slot)));
+      }
+      assert(counted >= mine.length * 5, `${counted} keys for ${mine.length} runs on ${port}`);
+    }
+    for (const { node, keys } of await t.cluster.keysPerNode()) assert(keys > 0, node);
     // One conversation's keys sit in one slot: its tag.
     const slots = new Set(
       await Promise.all(
@@ -95,7 +111,7 @@ Deno.test("chat --pairs on a 3-master cluster completes, its keys spread over ev
   }
 });
 
-Deno.test("observe --list, analyze and clean work on a cluster", async () => {
+Deno.test("observe --list, observe (a replay), analyze and clean work on a cluster", async () => {
   const t = await rig();
   try {
     const run = await runEntrypoint(
@@ -109,6 +125,13 @@ Deno.test("observe --list, analyze and clean work on a cluster", async () => {
     const list = await runEntrypoint("observer.ts", ["--list"], { env: t.env });
     assertEquals(list.code, 0, list.stderr);
     for (const id of ids) assertStringIncludes(list.stdout, id);
+    // A finished run is replayed from its streams, then the observer exits.
+    const replay = await runEntrypoint("observer.ts", ["--conversation", ids[0]!], { env: t.env });
+    assertEquals(replay.code, 0, replay.stderr);
+    const { responses } = await t.store.transcript(ids[0]!);
+    for (const r of responses) {
+      assertStringIncludes(replay.stdout.replace(/\s+/g, " "), r.content.replace(/\s+/g, " "));
+    }
     const analyze = await runEntrypoint("analyze.ts", [ids[0]!, "--json"], { env: t.env });
     assertEquals(analyze.code, 0, analyze.stderr);
     assertEquals(RunAnalysis.parse(JSON.parse(analyze.stdout)).conversation.id, ids[0]);
@@ -156,3 +179,9 @@ Deno.test("a master killed and restarted mid-run (AOF on) loses no turn and dupl
     await t.close();
   }
 });
+
+/** `redis-cli -p PORT ARGS…` on one node (CLUSTER COUNTKEYSINSLOT answers only for its own slots). */
+async function _cli(port: number, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("redis-cli", { args: ["-p", String(port), ...args] }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
