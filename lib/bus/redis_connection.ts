@@ -125,6 +125,12 @@ function _createCluster(
   opts: RedisOptions,
   options: RedisConnectOptions,
 ): Redis {
+  if (redis.db !== 0) {
+    throw new DialogueError(
+      ErrorCode.Usage,
+      `Cannot use redis.db ${redis.db} on a Redis Cluster as a cluster has only database 0: drop redis.db or set it to 0`,
+    );
+  }
   const nodes = (redis.cluster_nodes ?? []).map((node) => {
     const at = node.lastIndexOf(":");
     return { host: node.slice(0, at), port: Number(node.slice(at + 1)) };

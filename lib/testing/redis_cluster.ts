@@ -45,10 +45,13 @@ export class RedisCluster {
   /** The masters, in the order they were created. */
   readonly servers: readonly RedisServer[];
   readonly #readyTimeoutMs: number;
+  /** `-a PASSWORD` for redis-cli when the nodes want one. */
+  readonly #auth: string[];
 
-  private constructor(servers: RedisServer[], readyTimeoutMs: number) {
+  private constructor(servers: RedisServer[], readyTimeoutMs: number, auth: string[]) {
     this.servers = servers;
     this.#readyTimeoutMs = readyTimeoutMs;
+    this.#auth = auth;
   }
 
   /** `127.0.0.1:PORT` of every master, as `redis.cluster_nodes` takes them. */
@@ -69,7 +72,8 @@ export class RedisCluster {
       throw new RangeError(`Cannot build a cluster of ${count} masters: use 3 or more`);
     }
     const servers: RedisServer[] = [];
-    const cluster = new RedisCluster(servers, options.readyTimeoutMs ?? 20_000);
+    const auth = _auth(options.args ?? []);
+    const cluster = new RedisCluster(servers, options.readyTimeoutMs ?? 20_000, auth);
     try {
       for (let i = 0; i < count; i++) {
         servers.push(
@@ -90,7 +94,6 @@ export class RedisCluster {
           }),
         );
       }
-      const auth = _auth(options.args ?? []);
       await _redisCli([...auth, "--cluster", "create", ...cluster.nodes, "--cluster-yes"]);
       await cluster.waitOk();
     } catch (error) {
@@ -106,7 +109,9 @@ export class RedisCluster {
     let last = "";
     while (true) {
       const states = await Promise.all(
-        this.servers.map((s) => _redisCli(["-p", String(s.port), "cluster", "info"]).catch(String)),
+        this.servers.map((s) =>
+          _redisCli([...this.#auth, "-p", String(s.port), "cluster", "info"]).catch(String)
+        ),
       );
       if (states.every((info) => info.includes("cluster_state:ok"))) return;
       last = states.join("\n");
@@ -123,7 +128,7 @@ export class RedisCluster {
   async keysPerNode(): Promise<ClusterNodeKeys[]> {
     return await Promise.all(this.servers.map(async (s) => ({
       node: `127.0.0.1:${s.port}`,
-      keys: Number((await _redisCli(["-p", String(s.port), "dbsize"])).trim()),
+      keys: Number((await _redisCli([...this.#auth, "-p", String(s.port), "dbsize"])).trim()),
     })));
   }
 

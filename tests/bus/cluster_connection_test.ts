@@ -168,3 +168,39 @@ async function _nodeOf(redis: import("ioredis").Redis, key: string): Promise<str
   const shard = shards.find(([from, to]) => slot >= from && slot <= to)!;
   return `${shard[2][0]}:${shard[2][1]}`;
 }
+
+Deno.test("a cluster with a password: the right one connects, none fails naming the cluster", async () => {
+  const cluster = await RedisCluster.start({
+    args: ["--requirepass", "s3cret", "--masterauth", "s3cret"],
+  });
+  try {
+    const good = await connectRedis(
+      parseConfig({ redis: { cluster_nodes: cluster.nodes, password: "s3cret" } }).redis,
+      { name: "test" },
+    );
+    await good.set("{p}:k", "v");
+    assertEquals(await good.get("{p}:k"), "v");
+    await closeRedis(good);
+    const error = await assertRejects(() =>
+      connectRedis(
+        parseConfig({ redis: { cluster_nodes: cluster.nodes, max_unavailable_seconds: 2 } }).redis,
+        { name: "test" },
+      )
+    );
+    assert(/cluster at 127\.0\.0\.1:\d+/.test(String(error)), String(error));
+  } finally {
+    await cluster.stop();
+  }
+});
+
+Deno.test("redis.db other than 0 with cluster_nodes is refused with what to do", () => {
+  let message = "";
+  try {
+    createRedis(parseConfig({ redis: { cluster_nodes: ["127.0.0.1:7000"], db: 2 } }).redis, {
+      name: "test",
+    });
+  } catch (error) {
+    message = String(error);
+  }
+  assert(message.includes("only database 0"), message);
+});
