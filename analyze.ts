@@ -54,6 +54,15 @@ const FLAGS = {
     help: "score each agent's persona consistency with this model\n" +
       "(model-judged, off by default)",
   },
+  input: {
+    type: "string",
+    value: "FILE",
+    section: "Report",
+    help: "analyse the transcripts in FILE instead of Redis: our\n" +
+      "--export jsonl, ShareGPT or OpenAI-style messages (a JSON\n" +
+      "object, an array or JSON Lines); one report each, then the\n" +
+      "comparison; figures the file lacks are shown as absent",
+  },
   compare: {
     type: "boolean",
     section: "Several runs",
@@ -115,6 +124,7 @@ export const ANALYZE_COMMAND = defineCommand({
     "deno task analyze [ID] [--json | --markdown | --html] [options]",
     "deno task analyze --compare ID1 ID2 … | --all [--since AGE] [--json | --markdown]",
     "deno task analyze --export jsonl|sharegpt|openai [ID | --all [--since AGE]]",
+    "deno task analyze --input FILE [--json | --markdown | --html] [--embed-model NAME]",
     "deno task analyze --batch BATCH_ID [--json | --markdown | --html] [--export FORMAT]",
   ],
   summary: `Reads a run back from Redis (its streams are the log) and reports, per agent
@@ -141,8 +151,19 @@ with the turn they start from.`,
   ],
   async run({ values, positionals, signal, loadConfig }) {
     const options = _options(values, positionals);
-    const config = await loadConfig();
+    const config = await loadConfig({}, { redis: values.input === undefined });
     await setupLogging(config.logging, "analyze");
+    if (values.input !== undefined) {
+      // A file: no Redis at all.
+      const { runInputCommand } = await import("./lib/analysis/input_command.ts");
+      const output = await runInputCommand(values.input, config, {
+        ...options,
+        color: options.out === undefined && Deno.stdout.isTerminal() && !Deno.noColor,
+        signal,
+      });
+      await Deno.stdout.write(new TextEncoder().encode(output.text));
+      return 0;
+    }
     const redis = await connectRedis(config.redis, { name: "analyze" });
     try {
       const output = await runAnalyzeCommand(new ConversationStore(redis), config, {

@@ -28,6 +28,8 @@ import { round } from "./stats.ts";
 import { pauseWindow } from "./run_clock.ts";
 import { RunSettings, runSettings } from "./run_settings.ts";
 import { Insight, measureInsight } from "./insight.ts";
+import { InputSource } from "./input_source.ts";
+import type { PersonaText } from "./persona_break.ts";
 
 export { AgentStats, COLD_START_MS, TurnRow } from "./generation_stats.ts";
 export { Flag, ONE_SIDED_SHARE, STALL_MIN_MS } from "./analysis_flags.ts";
@@ -92,6 +94,11 @@ export const RunAnalysis = z.object({
   persona_judge: PersonaJudgement.nullable(),
   /** Echo, persona break, collapse and linguistic coordination (see `insight.ts`). */
   insight: Insight,
+  /**
+   * Where the transcript came from when read with `analyze --input FILE`
+   * (and which figures the file lacks, null in the JSON); null from Redis.
+   */
+  source: InputSource.nullable(),
   flags: z.array(Flag),
 });
 /** The analyzer's output. */
@@ -108,6 +115,12 @@ export interface AnalysisExtras {
    * `embeddings`; with them persona breaks are found by embeddings.
    */
   personaEmbeddings?: readonly [number[], number[]] | undefined;
+  /** Personas for a transcript without a stored scenario (a file read with `--input`). */
+  personas?: readonly [PersonaText, PersonaText] | null | undefined;
+  /** Text to measure topic drift against when there is no stored scenario (a file's system prompt). */
+  story?: string | null | undefined;
+  /** Set for a transcript read with `--input`. */
+  source?: InputSource | undefined;
 }
 
 /**
@@ -199,7 +212,11 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
     label: settings.output === "text" ? undefined : responses[i]?.metadata.sentiment,
   }));
   const sentiment = analyzeSentiment(turns);
-  const drift = measureTopicDrift(turns, storyText(meta), extras.embeddings);
+  const drift = measureTopicDrift(
+    turns,
+    storyText(meta) ?? extras.story ?? null,
+    extras.embeddings,
+  );
   const rows: TurnRow[] = generation.map((g, i) => ({
     ...g,
     sentiment: sentiment.scores[i] ?? 0,
@@ -218,7 +235,8 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
   const activeRun = startedAt !== null && endedAt !== null ? endedAt - startedAt - pausedMs : -1;
   const durationMs = activeRun >= 0 ? activeRun : null;
   const turnCount = Math.max(meta.turns, responses.length);
-  const personas = meta.scenario?.personas;
+  const personas: readonly PersonaText[] | undefined = meta.scenario?.personas ??
+    extras.personas ?? undefined;
   const dialogue = computeDialogueMetrics(turns);
   const insight = measureInsight(
     turns,
@@ -258,6 +276,7 @@ export function analyzeRun(t: Transcript, extras: AnalysisExtras = {}): RunAnaly
     topic_drift: drift.summary,
     persona_judge: extras.personaJudge ?? null,
     insight,
+    source: extras.source ?? null,
     flags: flagsFor({
       insight,
       responses,

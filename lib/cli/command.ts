@@ -69,9 +69,10 @@ export interface CommandContext<F extends FlagSpecs> {
   /**
    * The configuration: --config file < environment < the config flags given < `extra`;
    * with no Redis configured and none on 127.0.0.1:6379, `redis.url` is the local
-   * store's (found or started, see `redis_location.ts`).
+   * store's (found or started, see `redis_location.ts`) unless `options.redis` is
+   * false (a command that will not use Redis this time, e.g. `analyze --input`).
    */
-  loadConfig(extra?: ConfigLayer): Promise<Config>;
+  loadConfig(extra?: ConfigLayer, options?: { redis?: boolean }): Promise<Config>;
 }
 
 /** Everything about one command. */
@@ -234,11 +235,15 @@ export async function runCommand<F extends FlagSpecs>(
       values: parsed.values,
       positionals: parsed.positionals,
       signal,
-      loadConfig: async (extra = {}) =>
-        await resolveRedis(
-          await configFromFlags(parsed.configValues, mergeLayers(parsed.configLayer, extra)),
-          { command: definition.name },
-        ),
+      loadConfig: async (extra = {}, options = {}) => {
+        const config = await configFromFlags(
+          parsed.configValues,
+          mergeLayers(parsed.configLayer, extra),
+        );
+        return options.redis === false
+          ? config
+          : await resolveRedis(config, { command: definition.name });
+      },
     });
   });
 }

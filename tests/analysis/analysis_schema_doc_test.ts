@@ -40,6 +40,7 @@ Deno.test("docs/analysis-schema.md documents every insight field and every flag 
     ...Object.keys(insight.coordination.shape),
     ...Object.keys(insight.coordination.shape["1_to_2"].shape),
     ...Object.keys(COORDINATION_CATEGORIES),
+    ...Object.keys(RunAnalysis.shape.source.unwrap().shape),
     ...Flag.shape.code.options,
   ];
   const missing = keys.filter((key) => !doc.includes(`\`${key}\``) && !doc.includes(`.${key}\``));

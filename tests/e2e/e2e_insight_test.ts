@@ -3,7 +3,7 @@
  * chat` runs) against a private redis-server and the Ollama double told to
  * send an echoing script, then `analyze.ts` on the run.
  */
-import { assertEquals, assertStringIncludes } from "../helpers/assert.ts";
+import { assertEquals, assertMatch, assertStringIncludes } from "../helpers/assert.ts";
 import { OllamaDouble } from "../../lib/testing/ollama_double.ts";
 import { RedisServer } from "../../lib/testing/redis_server.ts";
 import { runEntrypoint } from "../helpers/entrypoints.ts";
@@ -75,4 +75,73 @@ Deno.test("with echo_action warn (the default) an echoing run goes on and observ
   assertEquals(meta.stop_reason, "max_turns");
   assertEquals(meta.turns, 8);
   assertStringIncludes(run.stdout, "echoing its partner");
+});
+
+Deno.test("analyze --input reads our --export jsonl and ShareGPT files without Redis, showing absent figures as absent", async () => {
+  const double = await OllamaDouble.start();
+  const redisServer = await RedisServer.start();
+  const dir = await Deno.makeTempDir({ prefix: "dialogue_e2e_input_" });
+  try {
+    const env = { REDIS_URL: redisServer.url, OLLAMA_HOST: double.url, DIALOGUE_MODEL: "tiny" };
+    const run = await runEntrypoint("main.ts", [
+      "--max-turns",
+      "4",
+      "--no-analysis",
+      "--story",
+      "tests/fixtures/story.json",
+    ], { env });
+    assertEquals(run.code, 0, run.stderr);
+    const fromRedis = await runEntrypoint("analyze.ts", ["--json"], { env });
+    assertEquals(fromRedis.code, 0, fromRedis.stderr);
+    const exported = await runEntrypoint("analyze.ts", ["--export", "jsonl"], { env });
+    assertEquals(exported.code, 0, exported.stderr);
+    const file = `${dir}/run.jsonl`;
+    await Deno.writeTextFile(file, exported.stdout);
+    await redisServer.stop();
+
+    // Redis is gone: --input must not need it.
+    const fromFile = await runEntrypoint("analyze.ts", ["--input", file, "--json"], { env });
+    assertEquals(fromFile.code, 0, fromFile.stderr);
+    const [a, b] = [JSON.parse(fromRedis.stdout), JSON.parse(fromFile.stdout)];
+    assertEquals(b.source.format, "dialoguellm_jsonl");
+    assertEquals(b.overall.tokens_generated, a.overall.tokens_generated);
+    assertEquals(
+      b.per_turn.map((r: { tokens: number }) => r.tokens),
+      a.per_turn.map((r: { tokens: number }) => r.tokens),
+    );
+    assertEquals(b.dialogue, a.dialogue);
+    assertEquals(b.conversation.max_turns, null);
+
+    const sharegpt = "tests/fixtures/insight/input/sharegpt.jsonl";
+    const json = await runEntrypoint("analyze.ts", ["--input", sharegpt, "--json"], { env });
+    assertEquals(json.code, 0, json.stderr);
+    const many = JSON.parse(json.stdout);
+    assertEquals(many.kind, "input");
+    assertEquals(many.conversations.length, 3);
+    assertEquals(many.conversations[0].overall.tokens_per_second, null);
+    assertEquals(many.comparison.runs.length, 3);
+    assertEquals(
+      many.conversations.map((c: { flags: { code: string }[] }) => c.flags.map((f) => f.code)),
+      [[], ["persona_break"], ["echo"]],
+    );
+    const md = await runEntrypoint("analyze.ts", ["--input", sharegpt, "--markdown"], { env });
+    assertEquals(md.code, 0, md.stderr);
+    assertMatch(md.stdout, /\| tok\/s mean +\| +– \| +– \| +– \|/);
+    assertStringIncludes(md.stdout, "## Insight");
+    assertStringIncludes(md.stdout, "# Comparison");
+    const page = `${dir}/one.html`;
+    const html = await runEntrypoint(
+      "analyze.ts",
+      ["--input", "tests/fixtures/insight/input/openai.json", "--html", "--out", page],
+      { env },
+    );
+    assertEquals(html.code, 0, html.stderr);
+    const text = await Deno.readTextFile(page);
+    assertStringIncludes(text, `<h2>Insight</h2>`);
+    assertStringIncludes(text, "collapse");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await redisServer.stop().catch(() => {});
+    await double.close();
+  }
 });

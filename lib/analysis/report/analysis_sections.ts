@@ -8,6 +8,7 @@
 import type { AgentStats, RunAnalysis } from "../run_analysis.ts";
 import { PERSONA_RUBRIC } from "../persona_judge.ts";
 import { DRIFT_RUN } from "../topic_drift.ts";
+import { absentGroups } from "../input_source.ts";
 import { sparkline } from "../../view/sparkline.ts";
 import type { Summary } from "../stats.ts";
 import { DASH, formatInt, formatMs, formatPercent, formatSigned } from "../../view/text_table.ts";
@@ -63,12 +64,18 @@ export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
   const c = a.conversation;
   const limitMs = c.duration_seconds * 1000;
   const paused = c.paused_ms > 0 ? `; interrupted ${formatMs(c.paused_ms)}, not counted` : "";
+  const limits = !absentGroups(a.source).has("limits");
   const rows = [
     ["Status", c.status + (c.stop_reason ? ` (stop: ${c.stop_reason})` : "")],
-    ["Turns", `${c.turns}/${c.max_turns} (${formatPercent(c.turns_vs_max)})`],
+    [
+      "Turns",
+      limits ? `${c.turns}/${c.max_turns} (${formatPercent(c.turns_vs_max)})` : `${c.turns}`,
+    ],
     [
       "Duration",
-      c.duration_ms === null
+      !limits
+        ? (c.duration_ms === null ? DASH : formatMs(c.duration_ms))
+        : c.duration_ms === null
         ? `${DASH} of ${formatMs(limitMs)} limit`
         : `${formatMs(c.duration_ms)} of ${formatMs(limitMs)} limit (${
           formatPercent(c.duration_vs_limit ?? 0)
@@ -86,6 +93,13 @@ export function headlineRows(a: RunAnalysis, esc: _Esc): string[][] {
   }
   rows.push(...settingsRows(a, esc));
   if (c.error !== null) rows.push(["Error", esc(c.error)]);
+  if (a.source) {
+    rows.push([
+      "Source",
+      `${esc(a.source.file)} (${a.source.format}, conversation ${a.source.index}; ` +
+      `${a.source.absent.length} figures not in the file, shown as ${DASH})`,
+    ]);
+  }
   return rows;
 }
 
@@ -137,16 +151,37 @@ export function settingsRows(a: RunAnalysis, esc: _Esc): string[][] {
 
 /** The per-agent table, header first. */
 export function metricRows(a: RunAnalysis, esc: _Esc): string[][] {
+  // A file read with --input may carry no generation or clock figures: absent, not 0.
+  const absent = absentGroups(a.source);
+  const shown = (label: string) => {
+    const group = _TEXT_METRICS.has(label)
+      ? undefined
+      : _TIMING_METRICS.has(label)
+      ? "timing"
+      : "generation";
+    return group === undefined || !absent.has(group);
+  };
   return [
     ["Metric", "Agent 1", "Agent 2", "Overall"].map(esc),
-    ...METRICS.map(([label, cell]) => [
-      esc(label),
-      cell(a.agents["1"]),
-      cell(a.agents["2"]),
-      cell(a.overall),
-    ]),
+    ...METRICS.map(([label, cell]) =>
+      shown(label)
+        ? [esc(label), cell(a.agents["1"]), cell(a.agents["2"]), cell(a.overall)]
+        : [esc(label), DASH, DASH, DASH]
+    ),
   ];
 }
+
+/** Per-agent rows measured from the text alone. */
+const _TEXT_METRICS = new Set(["turns", "words/msg"]);
+/** Per-agent rows from the clocks. */
+const _TIMING_METRICS = new Set([
+  "wall ms p50",
+  "wall total",
+  "LLM call ms p50",
+  "bus overhead ms p50",
+  "bus overhead ms p95",
+  "latency ms p50",
+]);
 
 /** Label/value rows of the dialogue measures; no model text in them. */
 export function dialogueRows(a: RunAnalysis): string[][] {
@@ -176,7 +211,10 @@ export function dialogueRows(a: RunAnalysis): string[][] {
     m === null ? DASH : `${m.overall.toFixed(2)} (${split(m, (v) => v.toFixed(2))})`;
   return [
     ["word balance", balance(t.word_balance, t.word_share)],
-    ["token balance", balance(t.token_balance, t.token_share)],
+    [
+      "token balance",
+      absentGroups(a.source).has("generation") ? DASH : balance(t.token_balance, t.token_share),
+    ],
     ["distinct-1", distinct("distinct_1")],
     ["distinct-2", distinct("distinct_2")],
     [
@@ -189,7 +227,12 @@ export function dialogueRows(a: RunAnalysis): string[][] {
       `${formatPercent(t.question_rate)} (${split(t.question_rate_by_agent, formatPercent)})`,
     ],
     ["words/turn", `${t.words_per_turn_mean.toFixed(1)} ± ${t.words_per_turn_stdev.toFixed(1)}`],
-    ["tokens/turn", `${t.tokens_per_turn_mean.toFixed(1)} ± ${t.tokens_per_turn_stdev.toFixed(1)}`],
+    [
+      "tokens/turn",
+      absentGroups(a.source).has("generation")
+        ? DASH
+        : `${t.tokens_per_turn_mean.toFixed(1)} ± ${t.tokens_per_turn_stdev.toFixed(1)}`,
+    ],
     ["loop", loop.detected ? `from turn ${loop.from_turn ?? "?"}` : "none"],
     ["stale", stale.detected ? `from turn ${stale.from_turn ?? "?"}` : "none"],
     ["sentiment", `${mood("1")} · ${mood("2")}${agree}`],
