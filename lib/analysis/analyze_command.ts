@@ -20,6 +20,7 @@ import { compareRuns, formatComparisonMarkdown, formatComparisonText } from "./r
 import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
 import { embedTurns } from "./topic_drift.ts";
 import { judgePersonas } from "./persona_judge.ts";
+import { personaText } from "./persona_break.ts";
 import { createBackend } from "../llm/backend_factory.ts";
 import { concreteBackend } from "../config/backend_config.ts";
 import { dataHome } from "../base/data_home.ts";
@@ -339,7 +340,16 @@ async function _analyze(
         ...signal,
       })
       : undefined;
-    return analyzeRun(t, { embeddings, personaJudge });
+    // With an embedding model, persona breaks are judged by embeddings too.
+    const personas = t.meta.scenario?.personas;
+    const personaEmbeddings = o.embedModel && personas?.[0] && personas[1]
+      ? (await embedTurns(null, [personaText(personas[0]), personaText(personas[1])], {
+        backend,
+        model: o.embedModel,
+        ...signal,
+      })).turns as [number[], number[]]
+      : undefined;
+    return analyzeRun(t, { embeddings, personaJudge, personaEmbeddings });
   } finally {
     await backend.close();
   }

@@ -262,6 +262,8 @@ Deno.test("analyze --embed-model and --judge-model add model-based sections", as
       ));
       assert.equal(a.topic_drift.method, "embedding");
       assert.equal(a.topic_drift.model, "tiny");
+      // The personas are embedded too: persona breaks are judged by embeddings.
+      assert.equal(a.insight.persona_break?.method, "embedding");
       assert.equal(a.persona_judge?.judged_by, "model");
       assert.ok(a.persona_judge?.agents["1"].scores);
       const paths = double.requests.map((r) => r.path);
