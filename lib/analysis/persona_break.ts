@@ -71,8 +71,15 @@ export const PersonaBreak = z.object({
   /** Which speaker broke first; null when none did. */
   agent: z.union([z.literal(1), z.literal(2)]).nullable(),
   from_turn: z.number().int().min(1).nullable(),
-  /** Mean own-minus-partner similarity per speaker (higher: more in character). */
-  consistency: z.object({ "1": z.number().finite(), "2": z.number().finite() }),
+  /**
+   * Mean own-minus-partner similarity per speaker (higher: more in
+   * character); null for a speaker with no turn, or lexically when the
+   * personas have no distinctive words (a file that names them only).
+   */
+  consistency: z.object({
+    "1": z.number().finite().nullable(),
+    "2": z.number().finite().nullable(),
+  }),
   per_turn: z.array(PersonaTurn),
   evidence: z.string().nullable(),
 });
@@ -185,10 +192,11 @@ export function detectPersonaBreak(
       };
     }
   });
+  const measurable = emb !== undefined || markers.some((m) => m.size > 0);
   const consistency = (agent: 1 | 2) => {
     const mine = perTurn.filter((p) => p.agent === agent);
-    return mine.length === 0
-      ? 0
+    return mine.length === 0 || !measurable
+      ? null
       : round(mine.reduce((s, p) => s + p.own - p.partner, 0) / mine.length, 4);
   };
   return {

@@ -121,8 +121,11 @@ Deno.test("detectPersonaBreak() finds a speaker adopting the partner's goal and 
 Deno.test("detectPersonaBreak() does not fire when each speaker stays in character", () => {
   const r = detectPersonaBreak(VARIED, PERSONAS);
   assertEquals(r.detected, false);
-  assertGreater(r.consistency["1"], 0);
-  assertGreater(r.consistency["2"], 0);
+  assertGreater(r.consistency["1"] ?? 0, 0);
+  assertGreater(r.consistency["2"] ?? 0, 0);
+  // Names only (a file without persona texts): nothing to measure consistency against.
+  const named = detectPersonaBreak(VARIED, [{ name: "Mara" }, { name: "Theo" }]);
+  assertEquals(named.consistency, { "1": null, "2": null });
 });
 
 Deno.test("detectPersonaBreak() compares by embeddings when given them", () => {
