@@ -158,8 +158,15 @@ function _auth(args: string[]): string[] {
   return at >= 0 && args[at + 1] ? ["-a", args[at + 1]!, "--no-auth-warning"] : [];
 }
 
+const _CLI_TIMEOUT_MS = 30_000;
+
 async function _redisCli(args: string[]): Promise<string> {
-  const out = await new Deno.Command("redis-cli", { args, stdin: "null" }).output();
+  // `--cluster create` waits for the nodes to join with no limit of its own.
+  const out = await new Deno.Command("redis-cli", {
+    args,
+    stdin: "null",
+    signal: AbortSignal.timeout(_CLI_TIMEOUT_MS),
+  }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   if (!out.success || /\[ERR\]|^ERR /m.test(text)) {
     throw new Error(`Cannot run redis-cli ${args.join(" ")} as it failed: ${text.slice(-2000)}`);
