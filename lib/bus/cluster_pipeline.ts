@@ -132,6 +132,8 @@ const _READS = new Set([
   "smembers",
   "scard",
   "sismember",
+  "xread",
+  "xreadbuffer",
   "xrangebuffer",
   "xrevrangebuffer",
   "hgetallbuffer",
