@@ -15,10 +15,13 @@ import type { SpokenTurn } from "./echo_detector.ts";
 
 /**
  * A turn leans to the partner lexically when it uses at least this many of
- * the partner's distinctive persona words and more of them than of its own:
- * one shared word is chance (both talk about the same story).
+ * the partner's distinctive persona words and more of them than of its own.
+ * One or two are chance: speakers discuss each other's plans ("the clock or
+ * the bread?" hit "clock" and "begin" of the partner's persona on the
+ * labelled set); a turn that takes the partner's goal over uses its words
+ * by the handful.
  */
-export const PARTNER_MIN_HITS = 2;
+export const PARTNER_MIN_HITS = 3;
 /**
  * A turn leans to the partner by embeddings when it is closer to the
  * partner's persona than to its own by at least this much cosine: persona
@@ -33,12 +36,14 @@ export const EMBED_MARGIN = 0.05;
 export const PERSONA_RUN = 2;
 
 /**
- * An assistant's voice: the speaker has dropped its persona altogether
- * ("As an AI language model…", "How can I assist you today?"), a break in
- * one turn since no persona in a story says it.
+ * An assistant's voice: the speaker has dropped its persona altogether and
+ * talks as the model ("As an AI language model…", "I'm an AI assistant"), a
+ * break in one turn since no persona in a story says it. Service phrases
+ * ("How can I help you today?") are left out: a shopkeeper persona says them
+ * in character.
  */
 export const ASSISTANT_VOICE =
-  /\b(?:as an ai\b|an ai (?:language )?model|a (?:large )?language model|i'?m an ai\b|i am an ai\b|i am an? (?:virtual )?assistant|how (?:can|may) i (?:assist|help) you(?: today)?\?)/iu;
+  /\b(?:as an ai\b|an ai (?:language )?model|a (?:large )?language model|i'?m an ai\b|i am an ai\b|i am an? (?:virtual |ai )?assistant\b)/iu;
 
 /** The persona fields the detector reads. */
 export interface PersonaText {

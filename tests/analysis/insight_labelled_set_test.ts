@@ -2,6 +2,15 @@
  * Precision and recall of the insight detectors (and the loop detector) on
  * the hand-labelled transcripts of tests/fixtures/insight/. The labels were
  * written from what each conversation does before any detector ran on it.
+ *
+ * The `held_out` batch was written after the detectors, and its first run
+ * gave: echo precision 1.00 / recall 0.67 (a two-word refrain is below
+ * ECHO_MIN_WORDS), persona_break 0.50 / 1.00 (a baker's "How can I help you
+ * today?" taken for an assistant's voice; "the clock or the bread?" taken
+ * for leaning to the partner on two words), collapse 1.00 / 1.00, loop
+ * 0.50 / 1.00. The two persona rules were then narrowed (ASSISTANT_VOICE,
+ * PARTNER_MIN_HITS 2 → 3), so for persona breaks that batch is no longer
+ * unseen; the figures printed now are after that change.
  */
 import assert from "node:assert/strict";
 import { detectEcho } from "../../lib/analysis/echo_detector.ts";
@@ -12,6 +21,8 @@ import { detectLoop } from "../../lib/analysis/loop_detector.ts";
 type Label = "echo" | "persona_break" | "collapse" | "loop";
 interface Labelled {
   id: string;
+  /** `first` (written while the detectors were built) or `held_out` (written after, run once). */
+  batch: "first" | "held_out";
   personas: string;
   labels: Record<Label, boolean>;
   turns: string[];
@@ -38,10 +49,10 @@ function predict(t: Labelled): Record<Label, boolean> {
 }
 
 /** Precision and recall of one detector over the set, and the transcripts it got wrong. */
-export function score(label: Label) {
+function score(label: Label, set: readonly Labelled[] = SET) {
   let tp = 0, fp = 0, fn = 0;
   const wrong: string[] = [];
-  for (const t of SET) {
+  for (const t of set) {
     const said = predict(t)[label];
     const truth = t.labels[label];
     if (said && truth) tp++;
@@ -68,9 +79,18 @@ const FLOORS: Record<Label, { precision: number; recall: number }> = {
 for (const label of Object.keys(FLOORS) as Label[]) {
   Deno.test(`the ${label} detector keeps its precision and recall on the labelled set`, () => {
     const s = score(label);
+    for (const batch of ["first", "held_out"] as const) {
+      const part = SET.filter((t) => t.batch === batch);
+      const b = score(label, part);
+      console.log(
+        `${label} [${batch}]: precision ${b.precision.toFixed(2)}, recall ${
+          b.recall.toFixed(2)
+        } (${b.positives} positive of ${part.length}); wrong: ${b.wrong.join(", ") || "none"}`,
+      );
+    }
     console.log(
-      `${label}: precision ${s.precision.toFixed(2)}, recall ${s.recall.toFixed(2)} ` +
-        `(${s.positives} positive of ${SET.length}); wrong: ${s.wrong.join(", ") || "none"}`,
+      `${label} [all]: precision ${s.precision.toFixed(2)}, recall ${s.recall.toFixed(2)} ` +
+        `(${s.positives} positive of ${SET.length})`,
     );
     assert.ok(s.precision >= FLOORS[label].precision, `precision ${s.precision}`);
     assert.ok(s.recall >= FLOORS[label].recall, `recall ${s.recall}`);
