@@ -11,6 +11,7 @@
 import type { RunAnalysis, Transcript } from "../run_analysis.ts";
 import { dialogueRows, headlineRows, metricRows, personaRows } from "./analysis_sections.ts";
 import { insightRows } from "./insight_rows.ts";
+import { absentGroups } from "../input_source.ts";
 import { barChart, escapeHtml, lineChart } from "./svg_chart.ts";
 import { sanitizeText } from "../../base/sanitize.ts";
 import { formatSigned } from "../../view/text_table.ts";
@@ -115,6 +116,8 @@ function _charts(a: RunAnalysis): [string, string][] {
     per(1, value),
     per(2, value),
   ];
+  // A file read with --input may carry no token counts: leave them out rather than say 0.
+  const noTokens = absentGroups(a.source).has("generation");
   const charts = [
     lineChart(both((r) => r.tokens_per_second > 0 ? r.tokens_per_second : null), {
       id: "chart-tokens-per-second",
@@ -138,7 +141,8 @@ function _charts(a: RunAnalysis): [string, string][] {
         x: r.seq,
         y: r.words,
         color: AGENT_COLORS[r.agent],
-        label: `turn ${r.seq}, ${_name(a, r.agent)}: ${r.words} words, ${r.tokens} tokens`,
+        label: `turn ${r.seq}, ${_name(a, r.agent)}: ${r.words} words` +
+          (noTokens ? "" : `, ${r.tokens} tokens`),
       })),
       { id: "chart-turn-lengths", title: "Turn lengths (words)", unit: "words" },
     ),
