@@ -5,13 +5,17 @@
  * connection) so its events do not wait for the block to time out.
  *
  * One command spans every stream, which a single Redis (and the local
- * store) serves; on Redis Cluster the streams of different conversations
- * live in different slots, and this would need one reader per node.
+ * store) serves. On Redis Cluster the streams of different conversations
+ * live in different slots, which no one command may span: there the loop
+ * reads each stream without blocking, in one pipeline that the cluster
+ * client splits by node and sends in parallel, and waits `pollMs` (or a new
+ * stream) between reads that found nothing.
  *
  * @module
  */
 import type { Redis } from "ioredis";
 import { log } from "../base/logger.ts";
+import { isCluster } from "../bus/redis_connection.ts";
 
 /** Called with the new entries of one stream, in order; may be async (the loop waits). */
 export type EntriesHandler = (key: string, entries: [string, string[]][]) => Promise<void>;
@@ -22,6 +26,8 @@ export interface LiveStreamsOptions {
   blockMs?: number;
   /** Entries per stream per read. @default {500} */
   count?: number;
+  /** On Redis Cluster, the pause after a read that found nothing (ms). @default {50} */
+  pollMs?: number;
 }
 
 type _Xread = (...args: (string | number)[]) => Promise<[string, [string, string[]][]][] | null>;
@@ -33,6 +39,8 @@ export class LiveStreams {
   readonly #handler: EntriesHandler;
   readonly #blockMs: number;
   readonly #count: number;
+  readonly #pollMs: number;
+  readonly #cluster: boolean;
   readonly #cursors = new Map<string, string>();
   #readerId = 0;
   #blocked = false;
@@ -55,11 +63,14 @@ export class LiveStreams {
     this.#handler = handler;
     this.#blockMs = options.blockMs ?? 1000;
     this.#count = options.count ?? 500;
+    this.#pollMs = options.pollMs ?? 50;
+    this.#cluster = isCluster(reader);
   }
 
   /** Starts the loop. */
   async start(): Promise<void> {
-    this.#readerId = Number(await this.#reader.client("ID"));
+    // CLIENT ID names one node's connection: a cluster reader never blocks.
+    if (!this.#cluster) this.#readerId = Number(await this.#reader.client("ID"));
     this.#loop = this.#run();
   }
 
@@ -98,6 +109,34 @@ export class LiveStreams {
     }
   }
 
+  /** One non-blocking XREAD per stream, pipelined (split by node on a cluster). */
+  async #poll(keys: string[]): Promise<Awaited<ReturnType<_Xread>>> {
+    const pipeline = this.#reader.pipeline();
+    for (const key of keys) {
+      pipeline.xread("COUNT", this.#count, "STREAMS", key, this.#cursors.get(key)!);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const out: [string, [string, string[]][]][] = [];
+    for (const [error, value] of replies) {
+      if (error) throw error;
+      for (const stream of (value as [string, [string, string[]][]][] | null) ?? []) {
+        out.push(stream);
+      }
+    }
+    return out;
+  }
+
+  /** Waits `pollMs`, or less when a stream is added or the loop closes. */
+  async #pause(): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      timer = setTimeout(resolve, this.#pollMs);
+    });
+    clearTimeout(timer);
+    this.#wake = undefined;
+  }
+
   async #run(): Promise<void> {
     while (!this.#closed) {
       const keys = [...this.#cursors.keys()];
@@ -107,8 +146,8 @@ export class LiveStreams {
       }
       let reply: Awaited<ReturnType<_Xread>>;
       try {
-        this.#blocked = true;
-        reply = await (this.#reader.xread as _Xread)(
+        this.#blocked = !this.#cluster;
+        reply = this.#cluster ? await this.#poll(keys) : await (this.#reader.xread as _Xread)(
           "COUNT",
           this.#count,
           "BLOCK",
@@ -124,6 +163,10 @@ export class LiveStreams {
         continue;
       } finally {
         this.#blocked = false;
+      }
+      if (this.#cluster && (reply ?? []).every(([, entries]) => entries.length === 0)) {
+        await this.#pause();
+        continue;
       }
       for (const [key, entries] of reply ?? []) {
         if (!this.#cursors.has(key) || entries.length === 0) continue;
