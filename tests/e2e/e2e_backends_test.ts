@@ -367,8 +367,10 @@ Deno.test({
       const config = parseConfig({
         manager: { backend: "embedded" },
         agents: { backend: "ollama", model: "tiny" },
-        embedded: { model: TINY_MODEL },
+        embedded: { model: TINY_MODEL, threads: 1 },
         conversation: { max_turns: 2 },
+        // A fixed seed: the tiny model's scenario is then the same every run.
+        generation: { seed: 7 },
       });
       const id = await createConversation(rig.redis, config);
       const meta = await until(

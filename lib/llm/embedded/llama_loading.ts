@@ -58,7 +58,9 @@ export async function loadLlamaHost(config: HostConfig, send: SendEvent): Promis
   try {
     context = await model.createContext({
       contextSize,
-      sequences: config.sequences,
+      // One beyond K = 1, so the two agents of a conversation each keep
+      // their own prompt evaluated between turns (llama_host.ts).
+      sequences: Math.max(2, config.sequences),
       // Always explicit: llama.cpp's default oversubscribes a small machine.
       threads: config.threads,
     });
