@@ -145,3 +145,66 @@ Deno.test("analyze --input reads our --export jsonl and ShareGPT files without R
     await double.close();
   }
 });
+
+const COLLAPSING = [
+  "The lamp flickered twice last night; I logged the storm at force nine.",
+  "Fascinating! Does the salt spray affect the lichen colonies on the north cliff?",
+  "Salt eats everything here. Brass, rope, my patience. The cliff is off limits in this wind.",
+  "But the ferry leaves Thursday and my supervisor expects a specimen of the orange lichen.",
+  "We are together in this, the light and the lichen.",
+  "Together in this, the light and the lichen, yes.",
+  "Together, the light and the lichen.",
+  "Yes, together, the light and the lichen.",
+  "The light and the lichen, together.",
+  "Together. The light. The lichen.",
+  "The light, the lichen.",
+  "Light. Lichen.",
+];
+
+Deno.test("with collapse_action stop a run whose talk collapses ends as collapse, before its turn limit", async () => {
+  const double = await OllamaDouble.start();
+  const redisServer = await RedisServer.start();
+  const redis = await connectRedis(parseConfig({ redis: { url: redisServer.url } }).redis, {
+    name: "test",
+  });
+  const dir = await Deno.makeTempDir({ prefix: "dialogue_e2e_collapse_" });
+  try {
+    const config = `${dir}/config.jsonc`;
+    // Only the collapse check acts: the others would see other signs in this script.
+    await Deno.writeTextFile(
+      config,
+      JSON.stringify({
+        conversation: {
+          collapse_action: "stop",
+          echo_action: "off",
+          loop_action: "off",
+          stale_action: "off",
+        },
+      }),
+    );
+    for (const line of COLLAPSING) double.enqueueFault({ kind: "text", content: line });
+    const env = { REDIS_URL: redisServer.url, OLLAMA_HOST: double.url, DIALOGUE_MODEL: "tiny" };
+    const run = await runEntrypoint("main.ts", [
+      "--config",
+      config,
+      "--max-turns",
+      String(COLLAPSING.length),
+      "--output",
+      "text",
+      "--no-analysis",
+      "--story",
+      "tests/fixtures/story.json",
+    ], { env });
+    assertEquals(run.code, 0, run.stderr);
+    const store = new ConversationStore(redis);
+    const meta = (await store.get((await store.latest())!))!;
+    assertEquals(meta.status, "completed");
+    assertEquals(meta.stop_reason, "collapse");
+    assertMatch(String(meta.turns), /^([5-9]|1[01])$/, `stopped before the limit: ${meta.turns}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await closeRedis(redis);
+    await redisServer.stop();
+    await double.close();
+  }
+});
