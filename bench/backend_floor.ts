@@ -77,15 +77,16 @@ export async function floorPart(
     }
     const calls = replayCalls(conversation);
     _log(`(g) round ${round}/${ROUNDS}: the same ${calls.length - 1} prompts, direct`);
-    const direct = await _direct(conversation, calls);
+    // The floor keeps a sequence per agent, as the model host does.
+    const direct = await _direct(conversation, calls, "per-agent");
     const figures = roundFigures(measured, direct.generations);
     rounds.push(figures);
     if (round === 1) {
       notes.push(
         settingsNote(conversation.id, direct, pipelineCommand({ pairs: 1, maxTurns: TURNS })),
       );
-      _log("(g) diagnostic: the same prompts, direct, a sequence kept per agent");
-      const kept = (await _direct(conversation, calls, "per-agent")).generations;
+      _log("(g) diagnostic: the same prompts, direct, one sequence for every generation");
+      const kept = (await _direct(conversation, calls, "one")).generations;
       perAgent = { rate: _rate(kept), base: figures.directRate };
     }
   }

@@ -58,8 +58,9 @@ export function skippedRow(row: string, what: string, why: string, target?: stri
 
 /**
  * The (g) rows from the rounds: direct, pipeline (wall), agent side, in-run
- * share (medians); then, when measured, the direct run with a sequence kept
- * per agent against the direct run of the same round.
+ * share (medians); then, when measured, the direct run with one sequence for
+ * every generation (no prompt kept evaluated) against the floor of the same
+ * round.
  */
 export function floorRows(
   rounds: readonly RoundFigures[],
@@ -71,7 +72,7 @@ export function floorRows(
   const rows: BackendRow[] = [
     {
       row: "(g) direct",
-      what: "node-llama-cpp direct, the same prompts (floor)",
+      what: "node-llama-cpp direct, the same prompts, a sequence per agent (floor)",
       rate: tokRate(median(pick("directRate"))),
       range: rateRange(pick("directRate")),
       n,
@@ -106,8 +107,8 @@ export function floorRows(
   ];
   if (perAgent) {
     rows.push({
-      row: "(g) per-agent",
-      what: "diagnostic: direct, a sequence kept per agent",
+      row: "(g) one seq",
+      what: "diagnostic: direct, one sequence for every generation",
       rate: tokRate(perAgent.rate),
       n: `1×${rounds[0]?.turns ?? 0}`,
       ratio: `${percent(perAgent.rate / perAgent.base)} direct`,
@@ -150,14 +151,15 @@ export function floorNotes(rounds: readonly RoundFigures[]): string[] {
     `(g) per turn (medians): ${m("promptTokens").toFixed(0)} prompt tokens, ${
       m("tokensPerTurn").toFixed(0)
     } generated, direct ${ms(m("directMs"))}; outside prompt → last token: direct ` +
-    `${ms(m("directOutsideMs"))}, host ${ms(m("hostOutsideMs"))} (fit history, new sequence); ` +
+    `${ms(m("directOutsideMs"))}, host ${ms(m("hostOutsideMs"))} (fit history, choose a sequence); ` +
     `llm_ms − host ${ms(m("protocolMs"))} (process pipe); wall − llm_ms ${ms(m("busMs"))} ` +
     `(Redis, agent)`,
     `(g) in-run: Σ (prompt eval + first → last token) / Σ wall, pipeline (timed in the host) ` +
     `vs direct; per round ${each((r) => percent(r.pipelineShare / r.directShare))}`,
-    `(g) prompt evaluation is ${percent(m("directPromptShare"))} of the direct time: every ` +
-    `turn evaluates its whole prompt again; per-agent = round 1's prompts with a sequence ` +
-    `kept per agent, so its persona prefix stays evaluated (against round 1's direct)`,
+    `(g) prompt evaluation is ${percent(m("directPromptShare"))} of the direct time, with a ` +
+    `sequence kept per agent (as the host keeps them) so what a prompt shares with the agent's ` +
+    `previous one stays evaluated; one seq = round 1's prompts on one sequence for every ` +
+    `generation (against round 1's floor)`,
   ];
 }
 

@@ -31,11 +31,11 @@ export interface DirectJob {
   /** Context of a sequence, capped at the model's training context (as the host does). */
   contextTokens: number;
   /**
-   * `one`: one sequence and one LlamaChat for every generation, as a
-   * program driving node-llama-cpp would write it (the floor). `per-agent`:
-   * a sequence kept per agent, so what an agent's prompt shares with its
-   * previous one (the persona, the opening) stays evaluated (a diagnostic:
-   * what keeping sequences would save).
+   * `per-agent`: a sequence kept per agent, so what an agent's prompt
+   * shares with its previous one (the persona, the opening) stays evaluated,
+   * as the model host keeps them (the floor). `one`: one sequence and one
+   * LlamaChat for every generation (a diagnostic: what keeping sequences
+   * saves).
    */
   sequences: "one" | "per-agent";
   /** Generated first and not timed (the pipeline's first turn, which loads the model). */

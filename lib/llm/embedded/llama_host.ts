@@ -33,6 +33,14 @@ import {
   MAX_REPLY_CHARS,
 } from "./host_protocol.ts";
 
+/**
+ * Share of a prompt an idle sequence must already hold to be reused while
+ * new sequences are left: a turn's prompt holds the agent's previous prompt
+ * (persona and history) and little more, far above half; another agent's
+ * shares only the template's opening, far below.
+ */
+const REUSE_SHARE = 0.5;
+
 /** Grammars kept compiled, by schema JSON (a run sends two or three schemas). */
 const GRAMMAR_CACHE_SIZE = 16;
 
@@ -212,8 +220,10 @@ export class LlamaHost {
 
   /**
    * The idle sequence whose evaluated tokens share the longest prefix with
-   * `tokens`, or a new one while the context has sequences left and none
-   * shares anything (so each agent of a conversation keeps its own).
+   * `tokens` when it shares most of them; else a new one while the context
+   * has sequences left (so each agent of a conversation keeps its own: two
+   * prompts of one template share their first few tokens, which is no reason
+   * to evict the other agent's state); else the best idle one.
    */
   #sequenceFor(tokens: Token[]): LlamaContextSequence {
     let best = -1;
@@ -222,7 +232,8 @@ export class LlamaHost {
       const same = sequence.compareContextTokens(tokens).firstDifferentIndex;
       if (same > shared || best < 0) [best, shared] = [i, same];
     });
-    if ((best < 0 || shared === 0) && this.#context.sequencesLeft > 0) {
+    const worthKeeping = shared >= tokens.length * REUSE_SHARE;
+    if ((best < 0 || !worthKeeping) && this.#context.sequencesLeft > 0) {
       return this.#context.getSequence();
     }
     return this.#idle.splice(best, 1)[0]!;
