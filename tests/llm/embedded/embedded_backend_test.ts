@@ -470,3 +470,35 @@ embedded(
     }
   },
 );
+
+embedded(
+  "each agent's prompt stays evaluated between its turns: only what follows is evaluated again",
+  async () => {
+    await withBackend({}, async (b) => {
+      const persona = (name: string): ChatMessage => ({
+        role: "system",
+        content: `You are ${name}, a sailor on a small boat. `.repeat(8),
+      });
+      const histories: ChatMessage[][] = [[persona("Tom")], [persona("Ann")]];
+      const evaluated: number[] = [];
+      const full: number[] = [];
+      for (let turn = 0; turn < 4; turn++) {
+        const history = histories[turn % 2]!;
+        history.push({ role: "user", content: `Turn ${turn}: how is the sea today?` });
+        full.push(await b.promptTokens(history));
+        const result = await b.chat({ model: "tiny", messages: history, maxTokens: 8, seed: 1 });
+        evaluated.push(result.metrics.promptTokens);
+        history.push({ role: "assistant", content: result.content });
+      }
+      // The first turn of each agent evaluates its whole prompt; its next one
+      // only the new messages, though the other agent spoke in between.
+      assertEquals(evaluated.slice(0, 2), full.slice(0, 2));
+      for (const turn of [2, 3]) {
+        assert(
+          evaluated[turn]! < full[turn]! / 2,
+          `turn ${turn}: ${evaluated[turn]} of ${full[turn]}`,
+        );
+      }
+    });
+  },
+);
