@@ -151,7 +151,9 @@ export function floorNotes(rounds: readonly RoundFigures[]): string[] {
     `(g) per turn (medians): ${m("promptTokens").toFixed(0)} prompt tokens, ${
       m("tokensPerTurn").toFixed(0)
     } generated, direct ${ms(m("directMs"))}; outside prompt → last token: direct ` +
-    `${ms(m("directOutsideMs"))}, host ${ms(m("hostOutsideMs"))} (fit history, choose a sequence); ` +
+    `${ms(m("directOutsideMs"))}, host ${
+      ms(m("hostOutsideMs"))
+    } (fit history, choose a sequence); ` +
     `llm_ms − host ${ms(m("protocolMs"))} (process pipe); wall − llm_ms ${ms(m("busMs"))} ` +
     `(Redis, agent)`,
     `(g) in-run: Σ (prompt eval + first → last token) / Σ wall, pipeline (timed in the host) ` +
