@@ -7,7 +7,6 @@
 import { z } from "zod";
 import {
   coerceLevelName,
-  coerceSeconds,
   type ConfigLayer,
   envLayer,
   isPlainObject,
@@ -18,25 +17,11 @@ import { logFormatProblem } from "../base/log_pattern.ts";
 import { PROMPT_MAX_CHARS, readConfigFile, readNamedFiles } from "./config_files.ts";
 import { joinProblems, problemLines } from "./config_problems.ts";
 import { readInheritedConfig } from "./inherited_config.ts";
+import { isRedisUrl, RedisSettings } from "./redis_settings.ts";
+import { seconds, secondsForm } from "./seconds_field.ts";
 import { BackendChoice, EmbeddedSettings, OpenAiSettings, roleModel } from "./backend_config.ts";
 
 export type { ConfigLayer } from "./config_layer.ts";
-
-/**
- * A span of time in seconds: a number, or text with a unit as `analyze
- * --since` takes it (`90s`, `10m`, `1h`, `2d`), so flags, the environment and
- * files can all say `10m`.
- */
-function seconds(schema: z.ZodNumber) {
-  return z.preprocess(coerceSeconds, schema);
-}
-
-/** The expected form, for a value that is neither a number nor a duration. */
-function _secondsForm(issue: { code: string }): string | undefined {
-  return issue.code === "invalid_type"
-    ? "expected a number of seconds or a duration such as 90s, 10m or 1h"
-    : undefined;
-}
 
 /** A prompt template: inline text, or `{ "file": "path" }` read at load time. */
 const PromptSource = z.union([
@@ -63,32 +48,7 @@ export const Config = z.strictObject({
    * `ollama`, `openai` or `embedded`; env DIALOGUE_BACKEND, flag --backend.
    */
   backend: BackendChoice.default("auto"),
-  redis: z.strictObject({
-    /** `redis://[user:pass@]host:port/db` or `rediss://` for TLS; wins over host/port/db. */
-    url: z.string().min(1).refine(isRedisUrl, {
-      message:
-        "expected redis://[user:password@]host[:port][/db] or rediss://… (port 1-65535, db 0-15)",
-    }).optional(),
-    host: z.string().min(1).default("127.0.0.1"),
-    port: z.number().int().min(1).max(65535).default(6379),
-    db: z.number().int().min(0).max(15).default(0),
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-    /** CA certificate (PEM) to trust for `rediss://`. */
-    ca_file: z.string().min(1).optional(),
-    /**
-     * Seed nodes of a Redis Cluster (`host:port`); when set, wins over url/host/port
-     * (db must stay 0). Username, password and TLS (`tls: true` or a `rediss://` url) apply to
-     * every node. Env REDIS_CLUSTER_NODES (comma-separated).
-     */
-    cluster_nodes: z.array(
-      z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: "expected host:port" }),
-    ).min(1).max(100).optional(),
-    /** Use TLS to the cluster nodes (a single Redis uses TLS with a `rediss://` url). */
-    tls: z.boolean().optional(),
-    /** Give up when Redis stays unreachable this long. */
-    max_unavailable_seconds: seconds(z.number({ error: _secondsForm }).positive()).default(30),
-  }).prefault({}),
+  redis: RedisSettings.prefault({}),
   ollama: z.strictObject({
     host: z.string().min(1).default("http://127.0.0.1:11434"),
     /**
@@ -155,7 +115,7 @@ export const Config = z.strictObject({
   }).prefault({}),
   conversation: z.strictObject({
     /** Also `"90s"`, `"10m"`, `"1h"` (as `--duration` takes it). */
-    duration_seconds: seconds(z.number({ error: _secondsForm }).positive().max(7 * 24 * 3600))
+    duration_seconds: seconds(z.number({ error: secondsForm }).positive().max(7 * 24 * 3600))
       .default(300),
     max_turns: z.number().int().positive().max(100_000).default(50),
     /** Most recent messages an agent sends to its model. */
@@ -187,7 +147,7 @@ export const Config = z.strictObject({
      * A request or response left unacknowledged this long by a process that
      * stopped is taken over by another process serving the same role.
      */
-    claim_idle_seconds: seconds(z.number({ error: _secondsForm }).positive().max(3600)).default(
+    claim_idle_seconds: seconds(z.number({ error: secondsForm }).positive().max(3600)).default(
       30,
     ),
     /** Longest reply in tokens (Ollama `num_predict`). */
@@ -223,7 +183,7 @@ export const Config = z.strictObject({
   }).prefault({}),
   retention: z.strictObject({
     /** Expire a finished conversation's keys after this many seconds; unset keeps them. */
-    seconds: seconds(z.number({ error: _secondsForm }).int().positive()).optional(),
+    seconds: seconds(z.number({ error: secondsForm }).int().positive()).optional(),
   }).prefault({}),
   reports: z.strictObject({
     /** Where `analyze --html` writes; unset: `reports` in the local store's data folder. */
@@ -324,22 +284,4 @@ function _parseInherited(raw: string): ConfigLayer {
   );
 }
 
-/** Whether `url` is a Redis URL ioredis reads as meant: scheme, host, numeric port and db. */
-export function isRedisUrl(url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") return false;
-  if (!parsed.hostname) return false;
-  // URL() keeps a non-numeric port out of .port: compare with the raw text.
-  const authority = url.slice(url.indexOf("//") + 2).split(/[/?#]/)[0]!;
-  const hostPort = authority.slice(authority.lastIndexOf("@") + 1);
-  const portText = /:(\d*)$/.exec(hostPort.replace(/^\[.*\]/, ""))?.[1];
-  if (portText !== undefined && !(Number(portText) >= 1 && Number(portText) <= 65535)) return false;
-  if (/:[^\d\]]+$/.test(hostPort.replace(/^\[.*\]/, ""))) return false;
-  const db = parsed.pathname.replace(/^\//, "");
-  return db === "" || (/^\d+$/.test(db) && Number(db) <= 15);
-}
+export { isRedisUrl };
