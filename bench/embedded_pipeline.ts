@@ -14,7 +14,7 @@ import { conversationIndexKey, conversationKeys } from "../lib/bus/keys.ts";
 import { decodeEntry } from "../lib/bus/stream_entry.ts";
 import type { DialogMessage } from "../lib/model/dialog_message.ts";
 import { Scenario } from "../lib/model/story.ts";
-import { processTree } from "./process_tree.ts";
+import { awaitChat } from "./chat_process.ts";
 import { taskArgs } from "./project_run.ts";
 import { TreeCpuSampler } from "./tree_cpu.ts";
 
@@ -145,24 +145,9 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRun
     stderr: "piped",
   }).spawn();
   const cpu = new TreeCpuSampler(child.pid);
-  const stderr = _tail(child.stderr);
-  const timer = setTimeout(() => child.kill("SIGINT"), options.timeLimitMs);
-  // Still there 15 s after Ctrl-C: kill chat and its children, which would outlive it.
-  const killer = setTimeout(async () => {
-    for (const { pid } of (await processTree(child.pid)).reverse()) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }, options.timeLimitMs + 15_000);
-  const status = await child.status;
-  clearTimeout(timer);
-  clearTimeout(killer);
+  const { status, stderr: errors } = await awaitChat(child, options.timeLimitMs);
   await cpu.stop();
   const elapsedMs = performance.now() - began;
-  const errors = await stderr;
   const ids = (await options.redis.zrange(conversationIndexKey(), 0, -1)).filter((id) =>
     !before.has(id)
   );
@@ -226,12 +211,4 @@ export async function readConversation(
     settings: RunSettings.parse(JSON.parse(config)),
     turns,
   };
-}
-
-async function _tail(stream: ReadableStream<Uint8Array>): Promise<string> {
-  let text = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    text = (text + chunk).slice(-8000);
-  }
-  return text;
 }

@@ -10,7 +10,8 @@ import type { Redis } from "ioredis";
 import { conversationIndexKey, conversationKeys } from "../lib/bus/keys.ts";
 import { decodeEntry } from "../lib/bus/stream_entry.ts";
 import type { DialogMessage } from "../lib/model/dialog_message.ts";
-import { processTree, TreeSampler } from "./process_tree.ts";
+import { TreeSampler } from "./process_tree.ts";
+import { awaitChat } from "./chat_process.ts";
 
 /** What {@linkcode runProject} runs. */
 export interface ProjectRunOptions {
@@ -90,23 +91,8 @@ export async function runProject(options: ProjectRunOptions): Promise<ProjectRun
     stderr: "piped",
   }).spawn();
   const sampler = new TreeSampler(child.pid);
-  const stderr = _tail(child.stderr);
-  const timer = setTimeout(() => child.kill("SIGINT"), options.timeLimitMs);
-  // Still there 15 s after Ctrl-C: kill chat and its children, which would outlive it.
-  const killer = setTimeout(async () => {
-    for (const { pid } of (await processTree(child.pid)).reverse()) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-  }, options.timeLimitMs + 15_000);
-  const status = await child.status;
-  clearTimeout(timer);
-  clearTimeout(killer);
+  const { status, stderr: errors } = await awaitChat(child, options.timeLimitMs);
   await sampler.stop();
-  const errors = await stderr;
   const ids = (await options.redis.zrange(conversationIndexKey(), 0, -1)).filter((id) =>
     !before.has(id)
   );
@@ -184,17 +170,6 @@ export async function taskArgs(task: string): Promise<string[]> {
 
 function _repoRoot(): string {
   return new URL("..", import.meta.url).pathname;
-}
-
-async function _tail(stream: ReadableStream<Uint8Array>): Promise<string> {
-  // A decoder by hand rather than TextDecoderStream: its typings differ
-  // between Deno's and the DOM's libs, which the web assets bring in.
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    text = (text + decoder.decode(chunk, { stream: true })).slice(-8000);
-  }
-  return text;
 }
 
 /**

@@ -9,11 +9,12 @@
 import type { BatchComparison, BatchFigure } from "../batch_comparison.ts";
 import { BATCH_FIGURES } from "../batch_comparison.ts";
 import { escapeHtml } from "./svg_chart.ts";
+import { REPORT_CSP } from "./html_report.ts";
 import { sanitizeText } from "../../base/sanitize.ts";
 import { differenceLines, FIGURE_LABELS, formatFigure, groupRows } from "./batch_report.ts";
 import { DASH } from "../../view/text_table.ts";
 
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const CSP = REPORT_CSP;
 
 const STYLE = `
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;padding:0 1rem;color:#1f2937}

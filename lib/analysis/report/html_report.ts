@@ -28,7 +28,12 @@ export const CHART_IDS = [
   "chart-topic-similarity",
 ] as const;
 
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+/**
+ * The policy every report page carries: no script, nothing fetched, inline
+ * styles and data-URL images only (the page is one self-contained file).
+ */
+export const REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
+const CSP = REPORT_CSP;
 
 /**
  * Renders the report as a complete HTML document.
