@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DialogueError, ErrorCode } from "../../base/dialogue_error.ts";
 import { log } from "../../base/logger.ts";
@@ -20,6 +19,9 @@ import {
   parseLine,
   readLines,
 } from "./host_protocol.ts";
+import { HOST_PERMISSIONS, hostCommand, hostEnv } from "./host_command.ts";
+
+export { HOST_PERMISSIONS };
 
 /** The host's `ready` event. */
 export type HostReady = Extract<HostEvent, { type: "ready" }>;
@@ -29,20 +31,6 @@ export type HostAnswer = Extract<HostEvent, { type: "done" | "error" | "embeddin
 export type HostCall = HostRequest extends infer R
   ? R extends { id: number } ? Omit<R, "id"> : never
   : never;
-
-/**
- * The permissions the host runs with, beside `--allow-run` for the deno
- * binary itself (node-llama-cpp forks it once to test its native binary
- * before loading it). Read: the model, node-llama-cpp's files and the
- * platform's; env: node-llama-cpp's settings; ffi: the llama.cpp addon; sys:
- * the home folder and uid node-llama-cpp asks for. No network, no writes.
- */
-export const HOST_PERMISSIONS = [
-  "--allow-read",
-  "--allow-env",
-  "--allow-ffi",
-  "--allow-sys=homedir,uid",
-] as const;
 
 /** Lines of the host's stderr that are Deno's or npm's chatter, not a reason. */
 const NOISE = /Ignored build scripts|--allow-scripts|nodeModulesDir|^\s*(at |$)|^Warning/;
@@ -79,7 +67,7 @@ export class HostProcess {
    * source of the host is not on disk.
    */
   constructor(config: HostConfig) {
-    const { command, binary } = _denoCommand();
+    const { command, binary } = hostCommand();
     const script = new URL("./model_host.ts", import.meta.url);
     const denoJson = new URL("../../../deno.json", import.meta.url);
     if (script.protocol !== "file:") {
@@ -112,7 +100,7 @@ export class HostProcess {
       // this process's environment (a REDIS_URL with a password, an API key)
       // reaches a process that runs native code on model files.
       clearEnv: true,
-      env: { ..._hostEnv(), NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+      env: { ...hostEnv(), NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     }).spawn();
     this.#stdin = this.#child.stdin.getWriter();
     this.ready.then(() => this.#holdLoop(), () => {});
@@ -290,64 +278,4 @@ export class HostProcess {
     const last = this.#stderr.findLast((line) => /\w/.test(line));
     return last ? `: ${sanitizeBounded(last, 300, { keepNewlines: false })}` : "";
   }
-}
-
-/**
- * The command that runs deno, and the binary the host's node-llama-cpp will
- * fork (its own, canonical path). `deno` by name is what `--allow-run=deno`
- * grants; `Deno.execPath()` is used when only it is granted.
- */
-function _denoCommand(): { command: string; binary: string } {
-  const granted = (command: string) =>
-    Deno.permissions.querySync({ name: "run", command }).state === "granted";
-  if (granted("deno")) return { command: "deno", binary: _onPath("deno") ?? Deno.execPath() };
-  const exec = Deno.execPath();
-  if (granted(exec)) return { command: exec, binary: exec };
-  throw new DialogueError(
-    ErrorCode.LlmUnavailable,
-    `Cannot start the embedded model process as running deno is not permitted: grant --allow-run=deno (the model runs in a deno child process)`,
-  );
-}
-
-/** The real path of `name` on PATH, or undefined when it cannot be told. */
-function _onPath(name: string): string | undefined {
-  try {
-    for (const dir of (Deno.env.get("PATH") ?? "").split(Deno.build.os === "windows" ? ";" : ":")) {
-      if (!dir) continue;
-      try {
-        return Deno.realPathSync(join(dir, Deno.build.os === "windows" ? `${name}.exe` : name));
-      } catch {
-        // not in this folder
-      }
-    }
-  } catch {
-    // no permission to read PATH or the folders
-  }
-  return undefined;
-}
-
-/** Variables the host inherits: where Deno, npm packages and temp files live. */
-const _HOST_ENV = [
-  "PATH",
-  "HOME",
-  "USERPROFILE",
-  "DENO_DIR",
-  "XDG_CACHE_HOME",
-  "TMPDIR",
-  "TMP",
-  "TEMP",
-  "LANG",
-];
-
-function _hostEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of _HOST_ENV) {
-    try {
-      const value = Deno.env.get(name);
-      if (value !== undefined) out[name] = value;
-    } catch {
-      // Not permitted to read it: the host goes without.
-    }
-  }
-  return out;
 }
