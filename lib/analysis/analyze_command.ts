@@ -18,13 +18,9 @@ import { formatAnalysisMarkdown, formatAnalysisText } from "./report/analysis_re
 import { formatAnalysisHtml } from "./report/html_report.ts";
 import { compareRuns, formatComparisonMarkdown, formatComparisonText } from "./run_comparison.ts";
 import { type ExportFormat, exportTranscript } from "./transcript_export.ts";
-import { embedTurns } from "./topic_drift.ts";
-import { judgePersonas } from "./persona_judge.ts";
-import { personaText } from "./persona_break.ts";
-import { createBackend } from "../llm/backend_factory.ts";
-import { concreteBackend } from "../config/backend_config.ts";
 import { dataHome } from "../base/data_home.ts";
 import { datasetFilter } from "./dataset_filter.ts";
+import { modelPasses } from "./model_passes.ts";
 import { runSettings } from "./run_settings.ts";
 import { compareBatch } from "./batch_comparison.ts";
 import { formatBatchMarkdown, formatBatchText } from "./report/batch_report.ts";
@@ -312,47 +308,15 @@ async function _analyze(
   config: Config,
   o: AnalyzeCommandOptions,
 ): Promise<RunAnalysis> {
-  const signal = o.signal ? { signal: o.signal } : {};
-  if (!o.embedModel && !o.judgeModel) return analyzeRun(t, {});
-  // The judge and the embedder are models like the manager's: its backend,
-  // over HTTP (analyze runs no program but the local Redis).
-  const kind = concreteBackend(config, "manager");
-  if (kind === "embedded") {
-    throw new DialogueError(
-      ErrorCode.Usage,
-      "Cannot use --embed-model or --judge-model with the embedded backend: pass --backend ollama (with --ollama-host) or --backend openai (with --openai-base-url)",
-    );
-  }
-  const backend = createBackend(config, kind);
-  try {
-    const embeddings = o.embedModel
-      ? await embedTurns(storyText(t.meta), t.responses.map((r) => r.content), {
-        backend,
-        model: o.embedModel,
-        ...signal,
-      })
-      : undefined;
-    const personaJudge = o.judgeModel
-      ? await judgePersonas(backend, t.meta.scenario, t.responses, {
-        model: o.judgeModel,
-        contextTokens: config.generation.num_ctx,
-        maxChars: config.generation.num_ctx * 3,
-        ...signal,
-      })
-      : undefined;
-    // With an embedding model, persona breaks are judged by embeddings too.
-    const personas = t.meta.scenario?.personas;
-    const personaEmbeddings = o.embedModel && personas?.[0] && personas[1]
-      ? (await embedTurns(null, [personaText(personas[0]), personaText(personas[1])], {
-        backend,
-        model: o.embedModel,
-        ...signal,
-      })).turns as [number[], number[]]
-      : undefined;
-    return analyzeRun(t, { embeddings, personaJudge, personaEmbeddings });
-  } finally {
-    await backend.close();
-  }
+  const extras = await modelPasses(t.responses, config, {
+    embedModel: o.embedModel,
+    judgeModel: o.judgeModel,
+    story: storyText(t.meta),
+    personas: t.meta.scenario?.personas,
+    scenario: t.meta.scenario,
+    signal: o.signal,
+  });
+  return analyzeRun(t, extras);
 }
 
 async function _emit(text: string, out: string | undefined): Promise<AnalyzeOutput> {

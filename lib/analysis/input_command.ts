@@ -9,7 +9,7 @@
  */
 import { join, resolve } from "node:path";
 import type { Config } from "../config/config.ts";
-import { DialogueError, ErrorCode, usageError } from "../base/dialogue_error.ts";
+import { usageError } from "../base/dialogue_error.ts";
 import { readUserFile } from "../base/user_file.ts";
 import { analyzeRun, type RunAnalysis } from "./run_analysis.ts";
 import { formatAnalysisMarkdown, formatAnalysisText } from "./report/analysis_report.ts";
@@ -17,10 +17,7 @@ import { formatAnalysisHtml } from "./report/html_report.ts";
 import { compareRuns, formatComparisonMarkdown, formatComparisonText } from "./run_comparison.ts";
 import { type InputTranscript, readTranscripts } from "./transcript_input.ts";
 import { absentGroups, withAbsentAsNull } from "./input_source.ts";
-import { embedTurns } from "./topic_drift.ts";
-import { personaText } from "./persona_break.ts";
-import { createBackend } from "../llm/backend_factory.ts";
-import { concreteBackend } from "../config/backend_config.ts";
+import { modelPasses } from "./model_passes.ts";
 import type { AnalyzeCommandOptions, AnalyzeOutput } from "./analyze_command.ts";
 import { htmlFileName, reportsDir } from "./analyze_command.ts";
 
@@ -112,36 +109,13 @@ async function _analyze(
     story: input.story,
     source: { file: path, format: input.format, index: input.index, absent: [...input.absent] },
   };
-  if (!o.embedModel) return analyzeRun(input.transcript, extras);
-  const kind = concreteBackend(config, "manager");
-  if (kind === "embedded") {
-    throw new DialogueError(
-      ErrorCode.Usage,
-      "Cannot use --embed-model with the embedded backend: pass --backend ollama (with --ollama-host) or --backend openai (with --openai-base-url)",
-    );
-  }
-  const backend = createBackend(config, kind);
-  try {
-    const texts = input.transcript.responses.map((r) => r.content);
-    const embeddings = await embedTurns(input.story, texts, {
-      backend,
-      model: o.embedModel,
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    // Persona texts beyond names: embed them too, so persona breaks are judged by embeddings.
-    const personas = input.personas;
-    const withText = personas && personas.every((p) => personaText(p) !== "");
-    const personaEmbeddings = withText
-      ? (await embedTurns(null, personas.map(personaText), {
-        backend,
-        model: o.embedModel,
-        ...(o.signal ? { signal: o.signal } : {}),
-      })).turns as [number[], number[]]
-      : undefined;
-    return analyzeRun(input.transcript, { ...extras, embeddings, personaEmbeddings });
-  } finally {
-    await backend.close();
-  }
+  const passes = await modelPasses(input.transcript.responses, config, {
+    embedModel: o.embedModel,
+    story: input.story,
+    personas: input.personas,
+    signal: o.signal,
+  });
+  return analyzeRun(input.transcript, { ...extras, ...passes });
 }
 
 /** The comparison, with each file conversation's turn limit absent. */
